@@ -1,0 +1,55 @@
+// Command vigil is one binary for a Redis-compatible data server, its
+// Sentinel, and the operator's tools. Invoked as redis-server or
+// redis-sentinel (through a link) it behaves as `vigil server` or
+// `vigil sentinel`.
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/vigil-kv/vigil/internal/app"
+	_ "github.com/vigil-kv/vigil/internal/commands"
+)
+
+const usage = `vigil — a Redis-compatible, self-healing key-value store
+
+Usage:
+  vigil server [redis.conf] [--directive value ...]   run a data server (drop-in for redis-server)
+  vigil sentinel sentinel.conf [--directive value ...] run a Sentinel (drop-in for redis-sentinel)
+  vigil version                                        print the version
+
+Run 'vigil <command> --help' for details.
+`
+
+func main() {
+	os.Exit(run(os.Args))
+}
+
+func run(argv []string) int {
+	switch filepath.Base(argv[0]) {
+	case "redis-server":
+		return app.RunServer(argv[1:])
+	case "redis-sentinel":
+		return app.RunSentinel(argv[1:])
+	}
+	if len(argv) < 2 {
+		fmt.Print(usage)
+		return 2
+	}
+	switch argv[1] {
+	case "server":
+		return app.RunServer(argv[2:])
+	case "sentinel":
+		return app.RunSentinel(argv[2:])
+	case "version", "--version", "-v":
+		fmt.Println(app.VersionLine())
+		return 0
+	case "help", "--help", "-h":
+		fmt.Print(usage)
+		return 0
+	}
+	fmt.Fprintf(os.Stderr, "vigil: unknown command %q\n\n%s", argv[1], usage)
+	return 2
+}

@@ -1,0 +1,432 @@
+// Package keyspace holds vigil's data: the numbered databases, their keys with
+// values of every Redis type, expiry (lazy on access, active by sampling), and
+// the random sampling that eviction uses.
+//
+// It knows nothing about clients, replies or replication: commands (package
+// commands) read and mutate it, and the server serialises all access with one
+// lock, so nothing here is safe for concurrent use by itself.
+package keyspace
+
+import (
+	"math/rand/v2"
+)
+
+// Type is a value's Redis type.
+type Type uint8
+
+const (
+	TypeString Type = iota
+	TypeList
+	TypeSet
+	TypeZSet
+	TypeHash
+	TypeStream
+)
+
+// Name is the type name TYPE replies with.
+func (t Type) Name() string {
+	switch t {
+	case TypeString:
+		return "string"
+	case TypeList:
+		return "list"
+	case TypeSet:
+		return "set"
+	case TypeZSet:
+		return "zset"
+	case TypeHash:
+		return "hash"
+	case TypeStream:
+		return "stream"
+	}
+	return "none"
+}
+
+// Collection is implemented by the aggregate value types (list, set, zset,
+// hash). Len is used for empty-key removal and sizes; MemUsage estimates the
+// bytes held, for INFO memory, MEMORY USAGE and maxmemory.
+type Collection interface {
+	Len() int
+	MemUsage() int64
+	// Clone returns a deep copy (COPY, snapshots taken while writers run).
+	Clone() Collection
+	// Encoding is what OBJECT ENCODING reports ("listpack", "hashtable" ...).
+	Encoding() string
+}
+
+// Entry is one key. Strings keep their bytes in Str; other types in Coll.
+type Entry struct {
+	key    string
+	next   *Entry // hash chain in Dict
+	Str    []byte
+	Coll   Collection
+	expire int64 // absolute unix ms; 0 = no TTL
+	expIdx int32 // position in DB.expires, -1 when none
+	LRU    uint32 // LRU clock (seconds, 24 bits) or LFU (16-bit minutes | 8-bit counter)
+	Type   Type
+	// Version is bumped on every logical modification; snapshots and WATCH use it.
+	Version uint64
+}
+
+// Key returns the entry's key.
+func (e *Entry) Key() string { return e.key }
+
+// Expire returns the absolute expiry in unix ms, or 0.
+func (e *Entry) Expire() int64 { return e.expire }
+
+// NewStringEntry builds a detached string entry.
+func NewStringEntry(key string, val []byte) *Entry {
+	return &Entry{key: key, Str: val, Type: TypeString, expIdx: -1}
+}
+
+// NewEntry builds a detached entry holding a collection.
+func NewEntry(key string, t Type, c Collection) *Entry {
+	return &Entry{key: key, Coll: c, Type: t, expIdx: -1}
+}
+
+// DB is one numbered database.
+type DB struct {
+	ID      int
+	dict    *Dict
+	expires []*Entry // keys with a TTL, for O(1) random sampling by active expiry
+	// AvgTTL is an estimate for INFO keyspace, maintained by active expiry.
+	AvgTTL int64
+	ks     *Keyspace
+}
+
+// Keyspace is the set of databases plus the hooks the server installs.
+type Keyspace struct {
+	DBs []*DB
+	Rnd *rand.Rand
+	// Now returns the current unix time in ms. The server sets it to a cached
+	// clock updated per command batch so one command sees one time.
+	Now func() int64
+	// OnExpire is called when a key is removed because its TTL passed (lazily or
+	// actively), before removal, so the server can propagate DEL and notify.
+	OnExpire func(db *DB, key string)
+	// OnDelete is called whenever any key is removed (for memory accounting).
+	OnDelete func(db *DB, e *Entry)
+	// Replica mode: expired keys are reported as missing but not deleted, the
+	// master's DEL will remove them (Redis's behaviour for replicas).
+	NoExpireDelete bool
+	// Clock for LRU.
+	LRUClock func() uint32
+	// Stats.
+	ExpiredKeys   int64
+	KeyspaceHits  int64
+	KeyspaceMiss  int64
+	versionSeq    uint64
+}
+
+// New creates n databases.
+func New(n int) *Keyspace {
+	ks := &Keyspace{Rnd: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))}
+	ks.DBs = make([]*DB, n)
+	for i := range ks.DBs {
+		ks.DBs[i] = &DB{ID: i, dict: NewDict(), ks: ks}
+	}
+	ks.LRUClock = func() uint32 { return 0 }
+	return ks
+}
+
+func (ks *Keyspace) rnd(n uint64) uint64 { return ks.Rnd.Uint64N(n) }
+
+// NextVersion returns a fresh modification stamp.
+func (ks *Keyspace) NextVersion() uint64 { ks.versionSeq++; return ks.versionSeq }
+
+// Len returns the number of keys (including logically expired ones not yet reclaimed).
+func (db *DB) Len() int { return db.dict.Len() }
+
+// ExpiresLen is the number of keys with a TTL.
+func (db *DB) ExpiresLen() int { return len(db.expires) }
+
+// Dict exposes the table for SCAN and snapshotting.
+func (db *DB) Dict() *Dict { return db.dict }
+
+// expired reports whether e is logically expired at now.
+func expired(e *Entry, now int64) bool { return e.expire != 0 && e.expire <= now }
+
+// lookup finds key, expiring it if its TTL passed. It does not touch stats.
+func (db *DB) lookup(key string) *Entry {
+	e := db.dict.Get(key)
+	if e == nil {
+		return nil
+	}
+	if e.expire != 0 && expired(e, db.ks.Now()) {
+		if db.ks.NoExpireDelete {
+			return nil
+		}
+		db.expireEntry(e)
+		return nil
+	}
+	return e
+}
+
+func (db *DB) expireEntry(e *Entry) {
+	if db.ks.OnExpire != nil {
+		db.ks.OnExpire(db, e.key)
+	}
+	db.ks.ExpiredKeys++
+	db.remove(e.key)
+}
+
+// LookupRead finds a key for reading, updating hits/misses and the LRU stamp.
+func (db *DB) LookupRead(key string) *Entry {
+	e := db.lookup(key)
+	if e == nil {
+		db.ks.KeyspaceMiss++
+		return nil
+	}
+	db.ks.KeyspaceHits++
+	e.LRU = db.ks.LRUClock()
+	return e
+}
+
+// LookupWrite finds a key that is about to be modified.
+func (db *DB) LookupWrite(key string) *Entry {
+	e := db.lookup(key)
+	if e != nil {
+		e.LRU = db.ks.LRUClock()
+	}
+	return e
+}
+
+// Peek finds a key without side effects on stats or LRU (but still expires).
+func (db *DB) Peek(key string) *Entry { return db.lookup(key) }
+
+// Raw returns the entry even when logically expired (no side effects at all).
+func (db *DB) Raw(key string) *Entry { return db.dict.Get(key) }
+
+// Set stores e under its key, replacing any existing value and (unless
+// keepTTL) its TTL. It returns the replaced entry, if any.
+func (db *DB) Set(e *Entry, keepTTL bool) *Entry {
+	e.LRU = db.ks.LRUClock()
+	e.Version = db.ks.NextVersion()
+	old := db.dict.Get(e.key)
+	if old != nil {
+		db.dict.Replace(old, e)
+		if old.expIdx >= 0 {
+			if keepTTL && !expired(old, db.ks.Now()) {
+				e.expire = old.expire
+				e.expIdx = old.expIdx
+				db.expires[e.expIdx] = e
+				old.expIdx = -1
+			} else {
+				db.removeExpire(old)
+			}
+		}
+		if db.ks.OnDelete != nil {
+			db.ks.OnDelete(db, old)
+		}
+		return old
+	}
+	e.expIdx = -1
+	db.dict.Add(e)
+	return nil
+}
+
+// Add stores a new key that the caller knows is absent.
+func (db *DB) Add(e *Entry) {
+	e.LRU = db.ks.LRUClock()
+	e.Version = db.ks.NextVersion()
+	e.expIdx = -1
+	db.dict.Add(e)
+}
+
+// Delete removes key; it reports whether a live key was removed.
+func (db *DB) Delete(key string) bool {
+	e := db.lookup(key)
+	if e == nil {
+		return false
+	}
+	db.remove(key)
+	return true
+}
+
+func (db *DB) remove(key string) *Entry {
+	e := db.dict.Delete(key)
+	if e == nil {
+		return nil
+	}
+	if e.expIdx >= 0 {
+		db.removeExpire(e)
+	}
+	if db.ks.OnDelete != nil {
+		db.ks.OnDelete(db, e)
+	}
+	return e
+}
+
+// Remove deletes the entry of key unconditionally (even when expired) and returns it.
+func (db *DB) Remove(key string) *Entry { return db.remove(key) }
+
+func (db *DB) removeExpire(e *Entry) {
+	i := e.expIdx
+	last := len(db.expires) - 1
+	if int(i) != last {
+		db.expires[i] = db.expires[last]
+		db.expires[i].expIdx = i
+	}
+	db.expires[last] = nil
+	db.expires = db.expires[:last]
+	e.expIdx = -1
+	e.expire = 0
+}
+
+// SetExpire sets the absolute expiry (unix ms) of a present entry; 0 removes it.
+func (db *DB) SetExpire(e *Entry, at int64) {
+	if at == 0 {
+		if e.expIdx >= 0 {
+			db.removeExpire(e)
+		}
+		return
+	}
+	e.expire = at
+	if e.expIdx < 0 {
+		e.expIdx = int32(len(db.expires))
+		db.expires = append(db.expires, e)
+	}
+}
+
+// Touch marks e modified (bumps its version).
+func (db *DB) Touch(e *Entry) { e.Version = db.ks.NextVersion() }
+
+// Flush removes every key.
+func (db *DB) Flush() {
+	db.dict = NewDict()
+	db.expires = nil
+	db.AvgTTL = 0
+}
+
+// RandomKey returns a random live key, or nil. Like Redis it retries when it
+// draws expired keys, and gives up if all sampled keys have a TTL that
+// passed (returning one of them) to bound the work.
+func (db *DB) RandomKey() *Entry {
+	now := db.ks.Now()
+	for tries := 0; tries < 100; tries++ {
+		e := db.dict.Random(db.ks.rnd)
+		if e == nil {
+			return nil
+		}
+		if expired(e, now) {
+			if db.ks.NoExpireDelete {
+				if tries > 50 {
+					return e
+				}
+				continue
+			}
+			db.expireEntry(e)
+			continue
+		}
+		return e
+	}
+	return nil
+}
+
+// SampleAny returns a random entry (possibly expired) or nil.
+func (db *DB) SampleAny() *Entry { return db.dict.Random(db.ks.rnd) }
+
+// SampleVolatile returns a random entry with a TTL, or nil.
+func (db *DB) SampleVolatile() *Entry {
+	if len(db.expires) == 0 {
+		return nil
+	}
+	return db.expires[db.ks.rnd(uint64(len(db.expires)))]
+}
+
+// ActiveExpire samples keys with a TTL and removes the expired ones, repeating
+// while more than 10% of a sample was expired (Redis's adaptive algorithm),
+// bounded by maxWork samples. It returns how many keys it removed.
+func (db *DB) ActiveExpire(maxWork int) int {
+	if db.ks.NoExpireDelete {
+		return 0
+	}
+	removed := 0
+	now := db.ks.Now()
+	for maxWork > 0 && len(db.expires) > 0 {
+		sample := 20
+		if sample > len(db.expires) {
+			sample = len(db.expires)
+		}
+		hit := 0
+		var ttlSum int64
+		var ttlN int64
+		for i := 0; i < sample && len(db.expires) > 0; i++ {
+			e := db.expires[db.ks.rnd(uint64(len(db.expires)))]
+			if expired(e, now) {
+				db.expireEntry(e)
+				hit++
+			} else {
+				ttlSum += e.expire - now
+				ttlN++
+			}
+		}
+		if ttlN > 0 {
+			avg := ttlSum / ttlN
+			if db.AvgTTL == 0 {
+				db.AvgTTL = avg
+			} else {
+				db.AvgTTL = (db.AvgTTL/50)*49 + avg/50
+			}
+		}
+		removed += hit
+		maxWork -= sample
+		if hit*10 <= sample {
+			break
+		}
+	}
+	return removed
+}
+
+// Rename moves the entry of src to dst (dst must have been removed by the caller).
+func (db *DB) Rename(src string, dst string) *Entry {
+	e := db.remove(src)
+	if e == nil {
+		return nil
+	}
+	exp := e.expire
+	ne := *e
+	ne.key = dst
+	ne.next = nil
+	ne.expIdx = -1
+	ne.expire = 0
+	db.Add(&ne)
+	if exp != 0 {
+		db.SetExpire(&ne, exp)
+	}
+	return &ne
+}
+
+// MoveTo moves e to another database under the same key.
+func (db *DB) MoveTo(e *Entry, dst *DB) *Entry {
+	exp := e.expire
+	db.remove(e.key)
+	ne := *e
+	ne.next = nil
+	ne.expIdx = -1
+	ne.expire = 0
+	dst.Add(&ne)
+	if exp != 0 {
+		dst.SetExpire(&ne, exp)
+	}
+	return &ne
+}
+
+// Swap exchanges the contents of two databases (SWAPDB).
+func (ks *Keyspace) Swap(a, b int) {
+	da, dbb := ks.DBs[a], ks.DBs[b]
+	da.dict, dbb.dict = dbb.dict, da.dict
+	da.expires, dbb.expires = dbb.expires, da.expires
+	da.AvgTTL, dbb.AvgTTL = dbb.AvgTTL, da.AvgTTL
+}
+
+// Clone copies an entry's value into a detached entry with a new key.
+func (e *Entry) Clone(key string) *Entry {
+	ne := &Entry{key: key, Type: e.Type, expIdx: -1}
+	if e.Type == TypeString {
+		ne.Str = append([]byte(nil), e.Str...)
+	} else if e.Coll != nil {
+		ne.Coll = e.Coll.Clone()
+	}
+	return ne
+}
