@@ -18,6 +18,8 @@ import (
 
 	"github.com/vigil-kv/vigil/internal/config"
 	"github.com/vigil-kv/vigil/internal/logging"
+	"github.com/vigil-kv/vigil/internal/persist"
+	"github.com/vigil-kv/vigil/internal/replication"
 	"github.com/vigil-kv/vigil/internal/server"
 )
 
@@ -274,13 +276,23 @@ func runServer(cfg *config.Config, p ParsedArgs) int {
 		log.Info(fmt.Sprintf("Running mode=standalone, port=%d.", srv.Port()))
 	}
 	srv.WritePidfile()
+	log.Warn("Server initialized")
+	srv.SetLoading(true)
+	replication.Install(srv)
+	if err := persist.Start(srv); err != nil {
+		return 1
+	}
+	if err := replication.Start(srv); err != nil {
+		log.Warn(err.Error())
+		return 1
+	}
 	for _, h := range StartHooks {
 		if err := h(srv); err != nil {
 			log.Warn(err.Error())
 			return 1
 		}
 	}
-	log.Warn("Server initialized")
+	srv.SetLoading(false)
 	log.Info("Ready to accept connections tcp")
 	if cfg.String("unixsocket") != "" {
 		log.Info("Ready to accept connections unix")

@@ -24,26 +24,26 @@ import (
 type Flag uint32
 
 const (
-	Write       Flag = 1 << iota // modifies data
-	ReadOnly                     // reads data
-	DenyOOM                      // refused with -OOM when over maxmemory
-	Admin                        // administrative
-	PubSub                       // pub/sub related
-	NoScript                     // not allowed from Lua
-	Blocking                     // may block the client
-	Loading                      // allowed while loading the dataset
-	Stale                        // allowed on a replica with a broken link (replica-serve-stale-data no)
-	SkipMonitor                  // not shown to MONITOR
-	SkipSlowlog                  // not logged in SLOWLOG
-	Fast                         // O(1) or O(log N)
-	NoAuth                       // allowed before AUTH
-	MayReplicate                 // may replicate even if not a write (PUBLISH)
-	NoMulti                      // not allowed inside MULTI
-	AllowBusy                    // allowed while a script is busy
-	Sentinel                     // also available in Sentinel mode
-	OnlySentinel                 // only in Sentinel mode
-	NoMandatoryKeys              // keys optional
-	AllowInSubscribe             // allowed in RESP2 subscribed context
+	Write            Flag = 1 << iota // modifies data
+	ReadOnly                          // reads data
+	DenyOOM                           // refused with -OOM when over maxmemory
+	Admin                             // administrative
+	PubSub                            // pub/sub related
+	NoScript                          // not allowed from Lua
+	Blocking                          // may block the client
+	Loading                           // allowed while loading the dataset
+	Stale                             // allowed on a replica with a broken link (replica-serve-stale-data no)
+	SkipMonitor                       // not shown to MONITOR
+	SkipSlowlog                       // not logged in SLOWLOG
+	Fast                              // O(1) or O(log N)
+	NoAuth                            // allowed before AUTH
+	MayReplicate                      // may replicate even if not a write (PUBLISH)
+	NoMulti                           // not allowed inside MULTI
+	AllowBusy                         // allowed while a script is busy
+	Sentinel                          // also available in Sentinel mode
+	OnlySentinel                      // only in Sentinel mode
+	NoMandatoryKeys                   // keys optional
+	AllowInSubscribe                  // allowed in RESP2 subscribed context
 )
 
 var flagNames = []struct {
@@ -183,7 +183,7 @@ const (
 	NotifyKeyMiss              // m
 	NotifyModule               // d
 	NotifyNew                  // n
-	NotifyAll                  = NotifyGeneric | NotifyString | NotifyList | NotifySet | NotifyHash | NotifyZSet | NotifyExpired | NotifyEvicted | NotifyStream | NotifyModule
+	NotifyAll      = NotifyGeneric | NotifyString | NotifyList | NotifySet | NotifyHash | NotifyZSet | NotifyExpired | NotifyEvicted | NotifyStream | NotifyModule
 )
 
 // Server is what data commands need from the server around them.

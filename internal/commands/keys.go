@@ -89,7 +89,12 @@ func renameGeneric(c *Ctx, nx bool) {
 		}
 		c.DB.Delete(string(dst))
 	}
-	c.DB.Rename(string(src), string(dst))
+	exp := e.Expire()
+	ne := c.DB.Rename(string(src), string(dst))
+	if ne != nil && exp != 0 && ne.Expire() != exp {
+		// The source's TTL moves with the value.
+		c.DB.SetExpire(ne, exp)
+	}
 	c.Modified(src)
 	c.Modified(dst)
 	c.Notify(NotifyGeneric, "rename_from", src)
@@ -124,14 +129,67 @@ func keysCommand(c *Ctx) {
 	}
 }
 
-// ParseScanCursor parses a SCAN cursor, writing Redis's error on failure.
+// ParseScanCursor parses a SCAN cursor as Redis does (strtoul): an optional
+// sign, decimal digits (none at all is cursor 0), a negative value wraps,
+// overflow, a leading space or trailing garbage is an error.
 func ParseScanCursor(c *Ctx, b []byte) (uint64, bool) {
-	v, err := strconv.ParseUint(string(b), 10, 64)
-	if err != nil || len(b) == 0 || b[0] == '+' || b[0] == ' ' {
+	bad := func() (uint64, bool) {
 		c.W.Error("ERR invalid cursor")
 		return 0, false
 	}
+	if len(b) == 0 {
+		return 0, true
+	}
+	if isSpace(b[0]) {
+		return bad()
+	}
+	neg := false
+	i := 0
+	if b[0] == '+' || b[0] == '-' {
+		neg = b[0] == '-'
+		i = 1
+	}
+	if i == len(b) {
+		return bad()
+	}
+	var v uint64
+	for ; i < len(b); i++ {
+		ch := b[i]
+		if ch < '0' || ch > '9' {
+			return bad()
+		}
+		d := uint64(ch - '0')
+		if v > (math.MaxUint64-d)/10 {
+			return bad()
+		}
+		v = v*10 + d
+	}
+	if neg {
+		v = -v
+	}
 	return v, true
+}
+
+// GetIntArg parses an argument as Redis's getIntFromObjectOrReply: a
+// 64-bit integer (ErrNotInt otherwise) within the C int range ("ERR value
+// is out of range" otherwise). msg, when set, replaces both errors.
+func GetIntArg(c *Ctx, b []byte, msg string) (int, bool) {
+	v, ok := ParseInt(b)
+	if !ok {
+		if msg == "" {
+			msg = ErrNotInt
+		}
+		c.W.Error(msg)
+		return 0, false
+	}
+	if v < math.MinInt32 || v > math.MaxInt32 {
+		if msg == "" {
+			msg = "ERR value is out of range, value must between -2147483648 and 2147483647"
+		}
+		c.W.Error(msg)
+		return 0, false
+	}
+	return int(v), true
 }
 
 // ScanOptions are the MATCH / COUNT / TYPE options of the SCAN family.
@@ -234,13 +292,12 @@ func randomkeyCommand(c *Ctx) {
 func dbsizeCommand(c *Ctx) { c.W.Int(int64(c.DB.Len())) }
 
 func moveCommand(c *Ctx) {
-	id, ok := ParseInt(c.Args[2])
-	if !ok || id < 0 || id >= int64(len(c.KS.DBs)) {
-		if !ok {
-			c.W.Error(ErrNotInt)
-		} else {
-			c.W.Error(ErrDBIndex)
-		}
+	id, ok := GetIntArg(c, c.Args[2], "")
+	if !ok {
+		return
+	}
+	if id < 0 || id >= len(c.KS.DBs) {
+		c.W.Error(ErrDBIndex)
 		return
 	}
 	dst := c.KS.DBs[id]
@@ -275,8 +332,11 @@ func copyCommand(c *Ctx) {
 		case EqualFold(c.Args[i], "replace"):
 			replace = true
 		case EqualFold(c.Args[i], "db") && i+1 < len(c.Args):
-			id, ok := ParseInt(c.Args[i+1])
-			if !ok || id < 0 || id >= int64(len(c.KS.DBs)) {
+			id, ok := GetIntArg(c, c.Args[i+1], "")
+			if !ok {
+				return
+			}
+			if id < 0 || id >= len(c.KS.DBs) {
 				c.W.Error(ErrDBIndex)
 				return
 			}
@@ -429,10 +489,8 @@ func ttlGeneric(c *Ctx, ms, abs bool) {
 		}
 	}
 	if !ms {
+		// Redis rounds to the nearest second for EXPIRETIME as for TTL.
 		v = (v + 500) / 1000
-		if abs {
-			v = exp / 1000
-		}
 	}
 	c.W.Int(v)
 }
@@ -462,4 +520,61 @@ func touchCommand(c *Ctx) {
 		}
 	}
 	c.W.Int(n)
+}
+
+// coreSummaries are the COMMAND DOCS summaries (from Redis 7.0) of the
+// string and generic key commands; redis-cli shows them in HELP and hints.
+var coreSummaries = map[string]string{
+	"get":         "Get the value of a key",
+	"set":         "Set the string value of a key",
+	"setnx":       "Set the value of a key, only if the key does not exist",
+	"setex":       "Set the value and expiration of a key",
+	"psetex":      "Set the value and expiration in milliseconds of a key",
+	"mget":        "Get the values of all the given keys",
+	"mset":        "Set multiple keys to multiple values",
+	"msetnx":      "Set multiple keys to multiple values, only if none of the keys exist",
+	"getset":      "Set the string value of a key and return its old value",
+	"getdel":      "Get the value of a key and delete the key",
+	"getex":       "Get the value of a key and optionally set its expiration",
+	"append":      "Append a value to a key",
+	"strlen":      "Get the length of the value stored in a key",
+	"getrange":    "Get a substring of the string stored at a key",
+	"substr":      "Get a substring of the string stored at a key",
+	"setrange":    "Overwrite part of a string at key starting at the specified offset",
+	"incr":        "Increment the integer value of a key by one",
+	"decr":        "Decrement the integer value of a key by one",
+	"incrby":      "Increment the integer value of a key by the given amount",
+	"decrby":      "Decrement the integer value of a key by the given number",
+	"incrbyfloat": "Increment the float value of a key by the given amount",
+	"lcs":         "Find longest common substring",
+	"del":         "Delete a key",
+	"unlink":      "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.",
+	"exists":      "Determine if a key exists",
+	"type":        "Determine the type stored at key",
+	"rename":      "Rename a key",
+	"renamenx":    "Rename a key, only if the new key does not exist",
+	"keys":        "Find all keys matching the given pattern",
+	"scan":        "Incrementally iterate the keys space",
+	"randomkey":   "Return a random key from the keyspace",
+	"dbsize":      "Return the number of keys in the selected database",
+	"move":        "Move a key to another database",
+	"copy":        "Copy a key",
+	"expire":      "Set a key's time to live in seconds",
+	"pexpire":     "Set a key's time to live in milliseconds",
+	"expireat":    "Set the expiration for a key as a UNIX timestamp",
+	"pexpireat":   "Set the expiration for a key as a UNIX timestamp specified in milliseconds",
+	"ttl":         "Get the time to live for a key in seconds",
+	"pttl":        "Get the time to live for a key in milliseconds",
+	"expiretime":  "Get the expiration Unix timestamp for a key",
+	"pexpiretime": "Get the expiration Unix timestamp for a key in milliseconds",
+	"persist":     "Remove the expiration from a key",
+	"touch":       "Alters the last access time of a key(s). Returns the number of existing keys specified.",
+}
+
+func init() {
+	for name, s := range coreSummaries {
+		if c := Table[name]; c != nil && c.Summary == "" {
+			c.Summary = s
+		}
+	}
 }

@@ -403,6 +403,7 @@ func appendCommand(c *Ctx) {
 			return
 		}
 		e.Str = append(e.Str, c.Args[2]...)
+		e.Coll = StrRaw
 		c.DB.Touch(e)
 	}
 	c.Modified(key)
@@ -486,7 +487,7 @@ func setrangeCommand(c *Ctx) {
 		c.W.Int(0)
 		return
 	}
-	if len(val) > 0 && off+int64(len(val)) > c.Srv.Setting("proto-max-bulk-len") {
+	if len(val) > 0 && off > c.Srv.Setting("proto-max-bulk-len")-int64(len(val)) {
 		c.W.Error(ErrStringTooBig)
 		return
 	}
@@ -511,6 +512,7 @@ func setrangeCommand(c *Ctx) {
 		}
 	}
 	copy(e.Str[off:], val)
+	e.Coll = StrRaw
 	c.DB.Touch(e)
 	c.Modified(key)
 	c.Notify(NotifyString, "setrange", key)
@@ -543,6 +545,7 @@ func incrDecr(c *Ctx, by int64) {
 		c.DB.Set(e, false)
 	} else {
 		e.Str = strconv.AppendInt(e.Str[:0], cur, 10)
+		e.Coll = nil
 		c.DB.Touch(e)
 	}
 	c.Modified(key)
@@ -576,30 +579,19 @@ func decrbyCommand(c *Ctx) {
 func incrbyfloatCommand(c *Ctx) {
 	key := c.Args[1]
 	e := c.DB.LookupWrite(string(key))
-	var cur float64
+	var cur []byte
 	if e != nil {
 		if e.Type != keyspace.TypeString {
 			c.W.Error(ErrWrongType)
 			return
 		}
-		v, ok := ParseLongDouble(e.Str)
-		if !ok {
-			c.W.Error(ErrNotFloat)
-			return
-		}
-		cur = v
+		cur = e.Str
 	}
-	by, ok := ParseLongDouble(c.Args[2])
-	if !ok {
-		c.W.Error(ErrNotFloat)
+	s, msg := IncrByFloatString(cur, c.Args[2])
+	if msg != "" {
+		c.W.Error(msg)
 		return
 	}
-	cur += by
-	if math.IsNaN(cur) || math.IsInf(cur, 0) {
-		c.W.Error(ErrNaN)
-		return
-	}
-	s := []byte(FormatLongDouble(cur))
 	if e == nil {
 		e = keyspace.NewStringEntry(string(key), s)
 		c.DB.Set(e, false)
@@ -607,6 +599,7 @@ func incrbyfloatCommand(c *Ctx) {
 		e.Str = s
 		c.DB.Touch(e)
 	}
+	e.Coll = StrNoInt
 	c.Modified(key)
 	c.Notify(NotifyString, "incrbyfloat", key)
 	// Propagate as SET with KEEPTTL so float formatting differences between
@@ -743,4 +736,45 @@ func lcsCommand(c *Ctx) {
 	}
 	c.W.BulkString("len")
 	c.W.Int(int64(total))
+}
+
+// StrEncoding marks a string value whose OBJECT ENCODING can't be derived
+// from its bytes: Redis keeps APPEND/SETRANGE results "raw" and doesn't
+// try the integer encoding for INCRBYFLOAT results. It rides in the
+// entry's Coll field, unused by strings; nil means "as SET would encode it".
+type StrEncoding string
+
+const (
+	// StrRaw is a value modified in place (APPEND, SETRANGE).
+	StrRaw StrEncoding = "raw"
+	// StrNoInt is a value stored without trying the int encoding.
+	StrNoInt StrEncoding = "noint"
+)
+
+func (StrEncoding) Len() int                     { return 0 }
+func (StrEncoding) MemUsage() int64              { return 0 }
+func (s StrEncoding) Clone() keyspace.Collection { return s }
+func (s StrEncoding) Encoding() string           { return string(s) }
+
+// StringEncodingOf reports OBJECT ENCODING for a string entry.
+func StringEncodingOf(e *keyspace.Entry) string {
+	switch e.Coll {
+	case StrRaw:
+		return "raw"
+	case StrNoInt:
+		if len(e.Str) <= 44 {
+			return "embstr"
+		}
+		return "raw"
+	}
+	v := e.Str
+	if len(v) <= 20 {
+		if _, ok := ParseInt(v); ok {
+			return "int"
+		}
+	}
+	if len(v) <= 44 {
+		return "embstr"
+	}
+	return "raw"
 }

@@ -2,6 +2,7 @@ package commands
 
 import (
 	"math"
+	"math/big"
 	"strconv"
 	"strings"
 )
@@ -263,4 +264,114 @@ func matchRec(p, s []byte, nocase bool, depth int) bool {
 		}
 	}
 	return len(s) == 0
+}
+
+// Long double arithmetic for INCRBYFLOAT / HINCRBYFLOAT. Redis computes
+// these in C long double (x87 80-bit: 64-bit mantissa) and prints the sum
+// with "%.17Lf" minus trailing zeros; a big.Float with 64 bits of
+// precision rounds the same way, so sums like 1.1+2.2 print "3.3" as Redis
+// does rather than float64's "3.3000000000000003".
+
+const ldPrec = 64
+
+var maxLongDouble = func() *big.Float {
+	// 0x1.fffffffffffffffep16383
+	f := new(big.Float).SetPrec(ldPrec).SetMantExp(new(big.Float).SetPrec(ldPrec).SetUint64(math.MaxUint64), 16384-64)
+	return f
+}()
+
+// minLongDouble is the smallest positive subnormal long double (2^-16445).
+var minLongDouble = new(big.Float).SetPrec(ldPrec).SetMantExp(big.NewFloat(1), -16445)
+
+// ParseLongDoubleExact parses b with the rules of Redis's string2ld
+// (strtold): decimal or hex, "inf"/"infinity"; no leading space, no
+// trailing garbage, no NaN, no overflow or underflow to zero, fewer than
+// 5120 characters. inf reports an infinite value (valid input).
+func ParseLongDoubleExact(b []byte) (f *big.Float, inf int, ok bool) {
+	if len(b) == 0 || len(b) >= 5*1024 || isSpace(b[0]) {
+		return nil, 0, false
+	}
+	s := string(b)
+	body, sign := s, 1
+	if body[0] == '+' || body[0] == '-' {
+		if body[0] == '-' {
+			sign = -1
+		}
+		body = body[1:]
+	}
+	switch strings.ToLower(body) {
+	case "inf", "infinity":
+		return nil, sign, true
+	}
+	if body == "" || strings.ContainsAny(body, "_ \t\r\n") || body[0] == '+' || body[0] == '-' {
+		return nil, 0, false
+	}
+	if len(body) >= 2 && body[0] == '0' {
+		switch body[1] {
+		case 'b', 'B', 'o', 'O':
+			return nil, 0, false
+		}
+	}
+	f = new(big.Float).SetPrec(ldPrec)
+	if _, _, err := f.Parse(s, 0); err != nil {
+		return nil, 0, false
+	}
+	abs := new(big.Float).Abs(f)
+	if abs.Cmp(maxLongDouble) > 0 {
+		return nil, 0, false
+	}
+	if abs.Sign() != 0 && abs.Cmp(minLongDouble) < 0 {
+		return nil, 0, false
+	}
+	if abs.Sign() == 0 {
+		// strtold("0e-99999") is a plain zero; an underflow to zero is
+		// caught above, so this is a real zero.
+		f.SetInt64(0)
+	}
+	return f, 0, true
+}
+
+// FormatLongDoubleExact prints f as Redis's ld2string in human mode.
+func FormatLongDoubleExact(f *big.Float) string {
+	s := f.Text('f', 17)
+	if strings.IndexByte(s, '.') >= 0 {
+		s = strings.TrimRight(s, "0")
+		s = strings.TrimSuffix(s, ".")
+	}
+	if s == "-0" {
+		s = "0"
+	}
+	return s
+}
+
+// IncrByFloatString adds incr to cur (nil: a missing value, 0) in long
+// double precision as INCRBYFLOAT does, returning the new value's text or
+// Redis's error (ErrNotFloat for either operand, ErrNaN for an infinite
+// result). Callers report the type error of cur themselves.
+func IncrByFloatString(cur []byte, incr []byte) ([]byte, string) {
+	a := new(big.Float).SetPrec(ldPrec)
+	ainf := 0
+	if cur != nil {
+		v, inf, ok := ParseLongDoubleExact(cur)
+		if !ok {
+			return nil, ErrNotFloat
+		}
+		if inf != 0 {
+			ainf = inf
+		} else {
+			a = v
+		}
+	}
+	b, binf, ok := ParseLongDoubleExact(incr)
+	if !ok {
+		return nil, ErrNotFloat
+	}
+	if ainf != 0 || binf != 0 {
+		return nil, ErrNaN
+	}
+	sum := new(big.Float).SetPrec(ldPrec).SetMode(big.ToNearestEven).Add(a, b)
+	if new(big.Float).Abs(sum).Cmp(maxLongDouble) > 0 {
+		return nil, ErrNaN
+	}
+	return []byte(FormatLongDoubleExact(sum)), ""
 }

@@ -270,3 +270,27 @@ func matchClass(pattern string, p int, c byte) (int, bool) {
 	}
 	return p, match
 }
+
+// SetInternal changes a directive on behalf of the server itself (not a
+// client): immutability doesn't apply and no change hooks run. REPLICAOF
+// uses it so a later CONFIG REWRITE persists the new role, as Redis does.
+// An empty val restores the default.
+func (c *Config) SetInternal(name, val string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.byName[strings.ToLower(name)]
+	if !ok {
+		return fmt.Errorf("config: unknown directive %q", name)
+	}
+	d := e.d
+	if val == "" {
+		c.vals[d.index] = c.defs[d.index]
+		return nil
+	}
+	nv, err := c.parseValue(d, c.vals[d.index], splitSetValue(d, val), false)
+	if err != nil {
+		return err
+	}
+	c.vals[d.index] = nv
+	return nil
+}

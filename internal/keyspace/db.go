@@ -60,8 +60,8 @@ type Entry struct {
 	next   *Entry // hash chain in Dict
 	Str    []byte
 	Coll   Collection
-	expire int64 // absolute unix ms; 0 = no TTL
-	expIdx int32 // position in DB.expires, -1 when none
+	expire int64  // absolute unix ms; 0 = no TTL
+	expIdx int32  // position in DB.expires, -1 when none
 	LRU    uint32 // LRU clock (seconds, 24 bits) or LFU (16-bit minutes | 8-bit counter)
 	Type   Type
 	// Version is bumped on every logical modification; snapshots and WATCH use it.
@@ -112,10 +112,13 @@ type Keyspace struct {
 	// Clock for LRU.
 	LRUClock func() uint32
 	// Stats.
-	ExpiredKeys   int64
-	KeyspaceHits  int64
-	KeyspaceMiss  int64
-	versionSeq    uint64
+	ExpiredKeys  int64
+	KeyspaceHits int64
+	KeyspaceMiss int64
+	versionSeq   uint64
+	// Active snapshots (see snapshot.go).
+	snapshots int
+	snapSeq   uint64
 }
 
 // New creates n databases.
@@ -183,9 +186,15 @@ func (db *DB) LookupRead(key string) *Entry {
 }
 
 // LookupWrite finds a key that is about to be modified.
+//
+// While a snapshot is being saved, an entry it captured is first replaced by
+// a private copy (copy-on-write), so in-place changes never reach the saver.
 func (db *DB) LookupWrite(key string) *Entry {
 	e := db.lookup(key)
 	if e != nil {
+		if db.ks.snapshots > 0 && db.ks.frozen(e) {
+			e = db.thaw(e)
+		}
 		e.LRU = db.ks.LRUClock()
 	}
 	return e
@@ -274,6 +283,8 @@ func (db *DB) removeExpire(e *Entry) {
 }
 
 // SetExpire sets the absolute expiry (unix ms) of a present entry; 0 removes it.
+//
+// e must be the live entry (from LookupWrite when a snapshot may be active).
 func (db *DB) SetExpire(e *Entry, at int64) {
 	if at == 0 {
 		if e.expIdx >= 0 {
@@ -386,6 +397,9 @@ func (db *DB) Rename(src string, dst string) *Entry {
 	}
 	exp := e.expire
 	ne := *e
+	if db.ks.frozen(e) {
+		ne = *e.Clone(dst)
+	}
 	ne.key = dst
 	ne.next = nil
 	ne.expIdx = -1
@@ -402,6 +416,9 @@ func (db *DB) MoveTo(e *Entry, dst *DB) *Entry {
 	exp := e.expire
 	db.remove(e.key)
 	ne := *e
+	if db.ks.frozen(e) {
+		ne = *e.Clone(e.key)
+	}
 	ne.next = nil
 	ne.expIdx = -1
 	ne.expire = 0

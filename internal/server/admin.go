@@ -63,7 +63,7 @@ func init() {
 			"info":    {Name: "info", Arity: -2, Flags: commands.Loading | commands.Stale, Proc: commandInfoCommand, Categories: "@slow @connection"},
 			"docs":    {Name: "docs", Arity: -2, Flags: commands.Loading | commands.Stale, Proc: commandDocsCommand, Categories: "@slow @connection"},
 			"list":    {Name: "list", Arity: -2, Flags: commands.Loading | commands.Stale, Proc: commandListCommand, Categories: "@slow @connection"},
-			"getkeys": {Name: "getkeys", Arity: -3, Flags: commands.Loading | commands.Stale, Proc: commandGetkeysCommand, Categories: "@slow @connection"},
+			"getkeys": {Name: "getkeys", Arity: -4, Flags: commands.Loading | commands.Stale, Proc: commandGetkeysCommand, Categories: "@slow @connection"},
 			"help":    {Name: "help", Arity: 2, Flags: commands.Loading | commands.Stale, Proc: commandHelpCommand, Categories: "@slow @connection"},
 		}},
 		&cc{Name: "role", Arity: 1, Flags: commands.NoScript | commands.Loading | commands.Stale | commands.Fast | commands.Sentinel, Proc: roleCommand, Group: "server", Since: "2.8.12", Categories: "@admin @fast @dangerous"},
@@ -95,7 +95,7 @@ func configGetCommand(ctx *commands.Ctx) {
 func configSetCommand(ctx *commands.Ctx) {
 	s := cl(ctx).srv
 	if len(ctx.Args)%2 != 0 {
-		ctx.W.Error(commands.WrongArity("config|set"))
+		ctx.W.Error(commands.ErrSyntax)
 		return
 	}
 	var pairs [][2]string
@@ -170,6 +170,9 @@ func timeCommand(ctx *commands.Ctx) {
 
 func lastsaveCommand(ctx *commands.Ctx) { ctx.W.Int(cl(ctx).srv.lastSave) }
 
+// LastSave returns the unix time of the last successful save.
+func (s *Server) LastSave() int64 { return s.lastSave }
+
 // SetLastSave records a successful save (persistence).
 func (s *Server) SetLastSave(t int64) { s.lastSave = t }
 
@@ -232,17 +235,15 @@ func flushallCommand(ctx *commands.Ctx) {
 
 func swapdbCommand(ctx *commands.Ctx) {
 	s := cl(ctx).srv
-	a, ok1 := commands.ParseInt(ctx.Args[1])
-	b, ok2 := commands.ParseInt(ctx.Args[2])
-	if !ok1 {
-		ctx.W.Error("ERR invalid first DB index")
+	a, ok := commands.GetIntArg(ctx, ctx.Args[1], "ERR invalid first DB index")
+	if !ok {
 		return
 	}
-	if !ok2 {
-		ctx.W.Error("ERR invalid second DB index")
+	b, ok := commands.GetIntArg(ctx, ctx.Args[2], "ERR invalid second DB index")
+	if !ok {
 		return
 	}
-	n := int64(len(s.ks.DBs))
+	n := len(s.ks.DBs)
 	if a < 0 || a >= n || b < 0 || b >= n {
 		ctx.W.Error(commands.ErrDBIndex)
 		return
@@ -335,16 +336,30 @@ func objectEncodingCommand(ctx *commands.Ctx) {
 		return
 	}
 	if e.Type == keyspace.TypeString {
-		ctx.W.BulkString(StringEncoding(e.Str))
+		ctx.W.BulkString(commands.StringEncodingOf(e))
 		return
 	}
 	ctx.W.BulkString(e.Coll.Encoding())
 }
 
 func objectRefcountCommand(ctx *commands.Ctx) {
-	if e := objectLookup(ctx); e != nil {
-		ctx.W.Int(1)
+	e := objectLookup(ctx)
+	if e == nil {
+		return
 	}
+	// Redis shares the integers 0..9999 (OBJ_SHARED_INTEGERS) unless an
+	// LRU/LFU maxmemory policy needs per-object access data; shared objects
+	// report OBJ_SHARED_REFCOUNT.
+	if e.Type == keyspace.TypeString && commands.StringEncodingOf(e) == "int" {
+		s := cl(ctx).srv
+		pol := s.Cfg.String("maxmemory-policy")
+		lruLFU := strings.Contains(pol, "lru") || strings.Contains(pol, "lfu")
+		if v, _ := commands.ParseInt(e.Str); v >= 0 && v < 10000 && (s.Cfg.Int("maxmemory") == 0 || !lruLFU) {
+			ctx.W.Int(2147483647)
+			return
+		}
+	}
+	ctx.W.Int(1)
 }
 
 func objectIdletimeCommand(ctx *commands.Ctx) {

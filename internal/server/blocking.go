@@ -29,11 +29,13 @@ type blockedState struct {
 }
 
 type blockingState struct {
-	byKey   map[blockKey][]*Client
-	ready   []blockKey
+	byKey    map[blockKey][]*Client
+	ready    []blockKey
 	readySet map[blockKey]struct{}
-	count   int
-	serving bool
+	count    int
+	serving  bool
+	// servingKey is the ready key a parked command is being re-run for.
+	servingKey *blockKey
 }
 
 func (b *blockingState) init() {
@@ -60,6 +62,25 @@ func (s *Server) blockClient(c *Client, cmd *commands.Command, args [][]byte, re
 	c.block = st
 	c.flags |= flagBlocked
 	s.blocking.count++
+	// Drop a stale wake-up left by an earlier block (a timeout fired by the
+	// client's own timer also signals wake), or waitUnblocked would return
+	// at once with the client still parked.
+	select {
+	case <-c.wake:
+	default:
+	}
+}
+
+// BlockedReadyKey implements the optional interface blocking commands use
+// to learn, when re-run for a key signalled ready, which key it was: Redis
+// 7.0 serves a parked client only from that key, and only when it holds
+// the type the command waits for (otherwise the client stays blocked).
+func (c *Client) BlockedReadyKey() ([]byte, bool) {
+	bk := c.srv.blocking.servingKey
+	if !c.reprocessing || bk == nil {
+		return nil, false
+	}
+	return []byte(bk.key), true
 }
 
 // remove drops c from every wait list.
@@ -177,7 +198,9 @@ func (s *Server) handleReadyKeys() {
 				if e == nil {
 					break
 				}
+				s.blocking.servingKey = &bk
 				s.serveBlocked(c)
+				s.blocking.servingKey = nil
 			}
 		}
 	}

@@ -79,7 +79,12 @@ type Client struct {
 	killed   bool
 	inExec   bool
 	fake     bool // internal client (Lua, AOF loading, master link)
+	// Repl holds the replication package's per-replica state.
+	Repl any
 	reprocessing bool
+	// rejectingExec is set while the dispatcher checks an EXEC, so a
+	// rejection answers EXECABORT as Redis does.
+	rejectingExec bool
 	argvMem  int
 	qbufPeak int
 }
@@ -125,9 +130,10 @@ func isLocalAddr(a net.Addr) bool {
 const protectedModeMsg = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n"
 
 func (s *Server) handleConn(conn net.Conn, unix bool) {
-	s.mu.Lock()
-	protected, pass, maxc := s.protected, s.requirePass, s.maxClients
-	s.mu.Unlock()
+	// Read without the keyspace lock: a long script or DEBUG SLEEP holds
+	// it, and new connections must still be accepted (and told -BUSY).
+	cs := s.connSettings.Load()
+	protected, pass, maxc := cs.protected, cs.requirePass, cs.maxClients
 	if protected && pass == "" && !isLocalAddr(conn.RemoteAddr()) {
 		conn.Write([]byte(protectedModeMsg))
 		s.stats.rejectedConns.Add(1)
@@ -182,10 +188,8 @@ func (s *Server) newClient(conn net.Conn, unix bool) *Client {
 	c.ctx.Client = c
 	c.ctx.Srv = s
 	c.ctx.KS = s.ks
-	s.mu.Lock()
-	c.authed = s.requirePass == ""
+	c.authed = s.connSettings.Load().requirePass == ""
 	c.ctx.DB = s.ks.DBs[0]
-	s.mu.Unlock()
 	s.clientsMu.Lock()
 	s.clients[c.id] = c
 	s.clientsMu.Unlock()
@@ -241,6 +245,9 @@ func (c *Client) serve() {
 	for {
 		var err error
 		cmds, err = c.rd.ReadCommands(cmds[:0])
+		if len(cmds) > 0 && scriptsRunning.Load() != 0 {
+			cmds = c.busyGate(cmds) // scripting.go: -BUSY / SCRIPT KILL
+		}
 		if len(cmds) > 0 {
 			c.lastInteraction = time.Now()
 			s.mu.Lock()
@@ -253,6 +260,9 @@ func (c *Client) serve() {
 				if c.block != nil {
 					// The rest of the pipeline waits until this client is
 					// served, times out or is unblocked, as in Redis.
+					for _, h := range s.BeforeReply {
+						h()
+					}
 					c.moveRepliesToOut()
 					s.mu.Unlock()
 					c.flush()
@@ -262,6 +272,9 @@ func (c *Client) serve() {
 					s.mu.Lock()
 					s.updateClock()
 				}
+			}
+			for _, h := range s.BeforeReply {
+				h()
 			}
 			c.moveRepliesToOut()
 			s.mu.Unlock()

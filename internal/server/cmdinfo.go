@@ -132,7 +132,7 @@ func commandInfoCommand(ctx *commands.Ctx) {
 	for _, a := range ctx.Args[2:] {
 		c := lookupFull(string(a))
 		if c == nil {
-			ctx.W.NullArray()
+			ctx.W.Null()
 			continue
 		}
 		writeCommandInfo(ctx.W, c)

@@ -20,7 +20,7 @@ func init() {
 	f := commands.Fast
 	C(
 		&cc{Name: "ping", Arity: -1, Flags: f | commands.Sentinel, Proc: pingCommand, Group: "connection", Since: "1.0.0", Categories: "@fast @connection"},
-		&cc{Name: "echo", Arity: 2, Flags: f, Proc: echoCommand, Group: "connection", Since: "1.0.0", Categories: "@fast @connection"},
+		&cc{Name: "echo", Arity: 2, Flags: commands.Loading | commands.Stale | f, Proc: echoCommand, Group: "connection", Since: "1.0.0", Categories: "@fast @connection"},
 		&cc{Name: "quit", Arity: -1, Flags: commands.AllowBusy | commands.NoAuth | commands.NoScript | commands.Loading | commands.Stale | f | commands.Sentinel, Proc: quitCommand, Group: "connection", Since: "1.0.0", Categories: "@fast @connection"},
 		&cc{Name: "reset", Arity: 1, Flags: commands.NoScript | commands.Loading | commands.Stale | commands.NoAuth | f | commands.AllowBusy | commands.Sentinel, Proc: resetCommand, Group: "connection", Since: "6.2.0", Categories: "@fast @connection"},
 		&cc{Name: "hello", Arity: -1, Flags: commands.NoScript | commands.Loading | commands.Stale | commands.NoAuth | f | commands.AllowBusy | commands.Sentinel, Proc: helloCommand, Group: "connection", Since: "6.0.0", Categories: "@fast @connection"},
@@ -220,12 +220,11 @@ func (s *Server) roleName() string {
 }
 
 func selectCommand(ctx *commands.Ctx) {
-	id, ok := commands.ParseInt(ctx.Args[1])
+	id, ok := commands.GetIntArg(ctx, ctx.Args[1], "")
 	if !ok {
-		ctx.W.Error(commands.ErrNotInt)
 		return
 	}
-	if err := ctx.Client.SelectDB(int(id)); err != nil || id != int64(int(id)) {
+	if err := ctx.Client.SelectDB(id); err != nil {
 		ctx.W.Error(commands.ErrDBIndex)
 		return
 	}
@@ -305,7 +304,7 @@ func clientListCommand(ctx *commands.Ctx) {
 			ids = map[int64]bool{}
 			for j := i + 1; j < len(ctx.Args); j++ {
 				v, ok := commands.ParseInt(ctx.Args[j])
-				if !ok || v <= 0 {
+				if !ok {
 					ctx.W.Error("ERR Invalid client ID")
 					return
 				}
@@ -475,8 +474,12 @@ func (x *Client) killAsync(caller *Client) {
 func clientPauseCommand(ctx *commands.Ctx) {
 	c := cl(ctx)
 	ms, ok := commands.ParseInt(ctx.Args[2])
-	if !ok || ms < 0 {
+	if !ok {
 		ctx.W.Error("ERR timeout is not an integer or out of range")
+		return
+	}
+	if ms < 0 {
+		ctx.W.Error("ERR timeout is negative")
 		return
 	}
 	write := false
@@ -585,7 +588,6 @@ func clientHelpCommand(ctx *commands.Ctx) {
 		"    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)", "      Kill connections by type.",
 		"    * USER <username>", "      Kill connections authenticated by <username>.",
 		"    * SKIPME (YES|NO)", "      Skip killing current connection (default: yes).",
-		"    * ID <client-id>", "      Kill connections by client id.",
 		"LIST [options ...]", "    Return information about client connections. Options:",
 		"    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)", "      Return clients of specified type.",
 		"UNPAUSE", "    Stop the current client pause, resuming traffic.",

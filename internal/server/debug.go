@@ -91,7 +91,7 @@ func debugCommand(ctx *commands.Ctx) {
 		}
 		enc := ""
 		if e.Type == keyspace.TypeString {
-			enc = StringEncoding(e.Str)
+			enc = commands.StringEncodingOf(e)
 		} else {
 			enc = e.Coll.Encoding()
 		}
@@ -146,7 +146,7 @@ func debugCommand(ctx *commands.Ctx) {
 	case "change-repl-id", "quicklist-packed-threshold", "listpack", "stringmatch-len", "replybuffer", "pause-cron", "set-disable-deny-scripts", "dict-resizing", "jmap", "mallctl", "mallctl-str":
 		ctx.W.OK()
 	default:
-		ctx.W.Error("ERR unknown subcommand '" + sanitize(truncate(string(ctx.Args[1]), 128)) + "'. Try DEBUG HELP.")
+		ctx.W.Error("ERR unknown subcommand or wrong number of arguments for '" + sanitize(cString(ctx.Args[1])) + "'. Try DEBUG HELP.")
 	}
 }
 

@@ -20,25 +20,27 @@ var (
 	AfterCommand func(s *Server, c *Client)
 )
 
+// unknownCommand builds Redis's error for an unknown command: the name cut
+// at 128 bytes, then quoted arguments while the list is under 128 bytes,
+// each cut to what is left of those 128 (C strings: cut at a NUL too).
 func (c *Client) unknownCommand(args [][]byte) string {
-	var b strings.Builder
-	b.WriteString("ERR unknown command '")
-	name := string(args[0])
-	if len(name) > 128 {
-		name = name[:128]
+	var list strings.Builder
+	for i := 1; i < len(args) && list.Len() < 128; i++ {
+		list.WriteString("'")
+		list.WriteString(truncate(cString(args[i]), 128-list.Len()+1))
+		list.WriteString("' ")
 	}
-	b.WriteString(sanitize(name))
-	b.WriteString("', with args beginning with: ")
-	for i := 1; i < len(args) && b.Len() < 128+len("ERR unknown command ''")+40; i++ {
-		a := string(args[i])
-		if len(a) > 128-b.Len()%128 {
-			// Redis caps the whole list at 128 chars of args.
+	return sanitize("ERR unknown command '" + truncate(cString(args[0]), 128) + "', with args beginning with: " + list.String())
+}
+
+// cString is b as C's %s prints it: up to the first NUL byte.
+func cString(b []byte) string {
+	for i, ch := range b {
+		if ch == 0 {
+			return string(b[:i])
 		}
-		b.WriteString("'")
-		b.WriteString(sanitize(a))
-		b.WriteString("' ")
 	}
-	return b.String()
+	return string(b)
 }
 
 func sanitize(s string) string {
@@ -80,6 +82,7 @@ func (c *Client) execute(args [][]byte) {
 	if sub != nil {
 		cmd = sub
 	}
+	c.rejectingExec = cmd != nil && cmd.Name == "exec" && cmd.Parent == nil
 	if cmd == nil {
 		c.rejectCommand(w, c.unknownCommand(args))
 		return
@@ -89,7 +92,7 @@ func (c *Client) execute(args [][]byte) {
 			c.rejectCommand(w, commands.WrongArity(base.Name))
 			return
 		}
-		c.rejectCommand(w, "ERR unknown subcommand '"+sanitize(truncate(string(args[1]), 128))+"'. Try "+strings.ToUpper(base.Name)+" HELP.")
+		c.rejectCommand(w, "ERR unknown subcommand '"+sanitize(truncate(cString(args[1]), 128))+"'. Try "+strings.ToUpper(base.Name)+" HELP.")
 		return
 	}
 	if (cmd.Arity > 0 && len(args) != cmd.Arity) || len(args) < -cmd.Arity {
@@ -98,6 +101,10 @@ func (c *Client) execute(args [][]byte) {
 	}
 	if !c.authed && cmd.Flags&commands.NoAuth == 0 {
 		c.rejectCommand(w, "NOAUTH Authentication required.")
+		return
+	}
+	if cmd.Flags&commands.Loading == 0 && !c.fake && s.loading.Load() {
+		c.rejectCommand(w, "LOADING Redis is loading the dataset in memory")
 		return
 	}
 	if c.flags&flagMulti != 0 && cmd.Flags&commands.NoMulti != 0 {
@@ -123,6 +130,7 @@ func (c *Client) execute(args [][]byte) {
 			}
 		}
 	}
+	c.rejectingExec = false
 	if c.flags&flagMulti != 0 && !isExecLike(cmd) {
 		q := make([][]byte, len(args))
 		for i, a := range args {
@@ -166,6 +174,13 @@ func (c *Client) rejectCommand(w interface{ Error(string) }, msg string) {
 	if c.flags&flagMulti != 0 {
 		c.flags |= flagDirtyExec
 	}
+	if c.rejectingExec {
+		// Redis's execCommandAbort: a rejected EXEC discards the
+		// transaction and says why.
+		c.rejectingExec = false
+		c.discardTransaction()
+		msg = "EXECABORT Transaction discarded because of: " + strings.TrimPrefix(msg, "ERR ")
+	}
 	c.srv.countError(msg)
 	if c.replyMode == replyOn && !c.skipNext {
 		c.w.Error(msg)
@@ -206,6 +221,7 @@ func (c *Client) call(cmd *commands.Command, args [][]byte) {
 	ctx.Now = s.nowMs
 	ctx.DB = s.ks.DBs[c.db]
 	start := len(c.w.Buf)
+	replyOffBefore := c.replyMode == replyOff
 	replyOff := c.replyMode != replyOn || c.skipNext
 	dirtyBefore := s.stats.dirty
 	prevCurrent := s.current
@@ -240,6 +256,10 @@ func (c *Client) call(cmd *commands.Command, args [][]byte) {
 		s.countError(string(c.w.Buf[start+1 : end]))
 		st := s.cmdStat(cmd)
 		st.failed++
+	}
+	if replyOffBefore && c.replyMode == replyOn {
+		// CLIENT REPLY ON answers +OK even though replies were off.
+		replyOff = false
 	}
 	if replyOff {
 		c.w.Buf = c.w.Buf[:start]

@@ -264,16 +264,22 @@ func pubsubShardChannelsCommand(ctx *commands.Ctx) {
 	listChannels(ctx, cl(ctx).srv.pubsub.shard)
 }
 
-func numsub(ctx *commands.Ctx, index map[string][]*Client) {
-	ctx.W.MapLen(len(ctx.Args) - 2)
+// numsub replies channel/count pairs as a flat array, in RESP3 too (as
+// Redis 7.0 does).
+func numsub(ctx *commands.Ctx, index map[string][]*Client, asMap bool) {
+	if asMap {
+		ctx.W.MapLen(len(ctx.Args) - 2)
+	} else {
+		ctx.W.ArrayLen(2 * (len(ctx.Args) - 2))
+	}
 	for _, ch := range ctx.Args[2:] {
 		ctx.W.Bulk(ch)
 		ctx.W.Int(int64(len(index[string(ch)])))
 	}
 }
 
-func pubsubNumsubCommand(ctx *commands.Ctx)      { numsub(ctx, cl(ctx).srv.pubsub.channels) }
-func pubsubShardNumsubCommand(ctx *commands.Ctx) { numsub(ctx, cl(ctx).srv.pubsub.shard) }
+func pubsubNumsubCommand(ctx *commands.Ctx)      { numsub(ctx, cl(ctx).srv.pubsub.channels, false) }
+func pubsubShardNumsubCommand(ctx *commands.Ctx) { numsub(ctx, cl(ctx).srv.pubsub.shard, false) }
 func pubsubNumpatCommand(ctx *commands.Ctx) {
 	ctx.W.Int(int64(len(cl(ctx).srv.pubsub.patterns)))
 }
@@ -297,7 +303,7 @@ func pubsubHelpCommand(ctx *commands.Ctx) {
 // writeHelp writes a HELP reply in Redis's shape.
 func writeHelp(w *resp.Writer, cmd string, lines []string) {
 	all := append([]string{cmd + " <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"}, lines...)
-	all = append(all, "HELP", "    Print this help.")
+	all = append(all, "HELP", "    Prints this help.")
 	w.ArrayLen(len(all))
 	for _, l := range all {
 		w.Simple(l)

@@ -65,6 +65,8 @@ type Server struct {
 	current  *Client // client whose command is executing (under mu)
 	txDepth  int
 	activeExpireDisabled bool
+	loading              atomic.Bool
+	connSettings         atomic.Pointer[connSettings]
 	txBuf    []propEntry
 
 	// cached config values read on hot paths (under mu)
@@ -96,7 +98,14 @@ type Server struct {
 	IsReplica func() bool
 
 	// Hooks installed by persistence and replication.
-	Propagator func(db int, args [][]byte) // receives every write in order (under mu)
+	// Propagators receive every write in order (under mu): the AOF and the
+	// replication backlog.
+	Propagators []func(db int, args [][]byte)
+	// BeforeReply hooks run after a batch executed and before its replies
+	// are released to clients (under mu): the AOF writes (and with
+	// appendfsync always, fsyncs) here so no reply acknowledges a write that
+	// isn't on disk.
+	BeforeReply []func()
 }
 
 type stats struct {
@@ -113,6 +122,7 @@ type stats struct {
 	cmdStats         map[string]*cmdStat
 	errStats         map[string]int64
 	startCPU         time.Duration
+	extra            map[string]int64
 	peakMemory       int64
 	dirty            int64
 }
@@ -181,6 +191,15 @@ func (s *Server) reloadCachedConfig() {
 	s.slowlogSlower = s.Cfg.Int("slowlog-log-slower-than")
 	s.slowlogMax = s.Cfg.Int("slowlog-max-len")
 	s.latencyThreshold = s.Cfg.Int("latency-monitor-threshold")
+	s.connSettings.Store(&connSettings{protected: s.protected, requirePass: s.requirePass, maxClients: s.maxClients})
+}
+
+// connSettings are the settings needed to accept a connection, readable
+// without the keyspace lock.
+type connSettings struct {
+	protected   bool
+	requirePass string
+	maxClients  int64
 }
 
 func (s *Server) installConfigHooks() {
@@ -389,6 +408,9 @@ func (s *Server) cron() {
 			db.Dict().ShrinkIfNeeded()
 		}
 		s.blocking.expireTimeouts(s)
+		for _, h := range CronHooks {
+			h(s)
+		}
 		s.Unlock()
 		s.closeIdleClients()
 	}
@@ -418,7 +440,7 @@ func (s *Server) onExpire(db *keyspace.DB, key string) {
 }
 
 func (s *Server) propagate(db int, args [][]byte) {
-	if s.Propagator == nil {
+	if len(s.Propagators) == 0 {
 		return
 	}
 	if s.txDepth > 0 {
@@ -433,8 +455,8 @@ func (s *Server) propagate(db int, args [][]byte) {
 }
 
 func (s *Server) emit(db int, args [][]byte) {
-	if s.Propagator != nil {
-		s.Propagator(db, args)
+	for _, p := range s.Propagators {
+		p(db, args)
 	}
 }
 
@@ -468,3 +490,22 @@ func absPath(p string) string {
 }
 
 var _ = runtime.NumGoroutine
+
+// SetLoading marks the dataset as loading: commands without the loading
+// flag get -LOADING, as in Redis.
+func (s *Server) SetLoading(v bool) { s.loading.Store(v) }
+
+// Loading reports whether the dataset is being loaded.
+func (s *Server) Loading() bool { return s.loading.Load() }
+
+// IncrStat increments a named counter shown in INFO stats (sync_full,
+// sync_partial_ok ...). Lock held.
+func (s *Server) IncrStat(name string) {
+	if s.stats.extra == nil {
+		s.stats.extra = map[string]int64{}
+	}
+	s.stats.extra[name]++
+}
+
+// Stat returns a named counter.
+func (s *Server) Stat(name string) int64 { return s.stats.extra[name] }

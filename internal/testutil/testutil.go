@@ -105,12 +105,12 @@ type Proc struct {
 
 // StartOptions configure a server process.
 type StartOptions struct {
-	Args    []string // extra arguments after the config file
-	Config  string   // config file path (optional)
-	Port    int      // 0 = pick a free one
-	Dir     string   // data dir; "" = new temp dir
-	Env     []string
-	Argv0   string
+	Args   []string // extra arguments after the config file
+	Config string   // config file path (optional)
+	Port   int      // 0 = pick a free one
+	Dir    string   // data dir; "" = new temp dir
+	Env    []string
+	Argv0  string
 }
 
 // StartVigil starts `vigil server` with defaults suited to tests.

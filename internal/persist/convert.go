@@ -1,0 +1,81 @@
+package persist
+
+import (
+	"fmt"
+
+	"github.com/vigil-kv/vigil/internal/keyspace"
+	"github.com/vigil-kv/vigil/internal/rdb"
+)
+
+// Conversion between keyspace values and the neutral RDB codec values.
+
+// ToRDBValue converts a value for encoding. The entry must not be modified
+// concurrently (a snapshot entry or the lock held).
+func ToRDBValue(e *keyspace.Entry) (rdb.Value, error) {
+	switch e.Type {
+	case keyspace.TypeString:
+		return rdb.Value{Type: rdb.TypeString, Str: e.Str}, nil
+	case keyspace.TypeList:
+		l := e.Coll.(*keyspace.List)
+		v := rdb.Value{Type: rdb.TypeList, List: make([][]byte, 0, l.Len())}
+		l.Each(func(x []byte) bool { v.List = append(v.List, x); return true })
+		return v, nil
+	case keyspace.TypeSet:
+		s := e.Coll.(*keyspace.Set)
+		v := rdb.Value{Type: rdb.TypeSet, Set: make([][]byte, 0, s.Len())}
+		s.Each(func(x []byte) bool { v.Set = append(v.Set, x); return true })
+		return v, nil
+	case keyspace.TypeZSet:
+		z := e.Coll.(*keyspace.ZSet)
+		v := rdb.Value{Type: rdb.TypeZSet, ZSet: make([]rdb.ZMember, 0, z.Len())}
+		z.Each(func(m []byte, score float64) bool {
+			v.ZSet = append(v.ZSet, rdb.ZMember{Member: m, Score: score})
+			return true
+		})
+		return v, nil
+	case keyspace.TypeHash:
+		h := e.Coll.(*keyspace.Hash)
+		v := rdb.Value{Type: rdb.TypeHash, Hash: make([]rdb.HashField, 0, h.Len())}
+		h.Each(func(f, val []byte) bool {
+			v.Hash = append(v.Hash, rdb.HashField{Field: f, Value: val})
+			return true
+		})
+		return v, nil
+	}
+	return rdb.Value{}, fmt.Errorf("persist: cannot encode type %s", e.Type.Name())
+}
+
+// FromRDBValue builds a detached keyspace entry from a decoded value,
+// copying the bytes (the decoder reuses its buffers).
+func FromRDBValue(key string, v *rdb.Value) (*keyspace.Entry, error) {
+	cp := func(b []byte) []byte { return append([]byte(nil), b...) }
+	switch v.Type {
+	case rdb.TypeString:
+		return keyspace.NewStringEntry(key, cp(v.Str)), nil
+	case rdb.TypeList:
+		l := keyspace.NewList()
+		for _, x := range v.List {
+			l.PushBack(cp(x))
+		}
+		return keyspace.NewEntry(key, keyspace.TypeList, l), nil
+	case rdb.TypeSet:
+		s := keyspace.NewSet()
+		for _, x := range v.Set {
+			s.Add(cp(x))
+		}
+		return keyspace.NewEntry(key, keyspace.TypeSet, s), nil
+	case rdb.TypeZSet:
+		z := keyspace.NewZSet()
+		for _, m := range v.ZSet {
+			z.Add(cp(m.Member), m.Score)
+		}
+		return keyspace.NewEntry(key, keyspace.TypeZSet, z), nil
+	case rdb.TypeHash:
+		h := keyspace.NewHash()
+		for _, f := range v.Hash {
+			h.Set(cp(f.Field), cp(f.Value))
+		}
+		return keyspace.NewEntry(key, keyspace.TypeHash, h), nil
+	}
+	return nil, fmt.Errorf("unsupported value type %v", v.Type)
+}

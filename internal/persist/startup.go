@@ -1,0 +1,65 @@
+package persist
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/vigil-kv/vigil/internal/server"
+)
+
+// Start installs persistence on s and loads the dataset, as Redis does at
+// start: the AOF when appendonly is yes, otherwise the RDB file. A corrupt
+// file is fatal (the caller exits non-zero) rather than starting with half a
+// dataset.
+func Start(s *server.Server) error {
+	st := Install(s)
+	s.Cfg.OnChange("appendonly", func(old, new string) error {
+		if new == "yes" && st.AOF == nil {
+			return st.EnableAOF(false, true)
+		}
+		if new == "no" && st.AOF != nil {
+			st.DisableAOF()
+		}
+		return nil
+	})
+	s.Cfg.OnChange("appendfsync", func(old, new string) error {
+		if st.AOF != nil {
+			st.AOF.syncMu.Lock()
+			st.AOF.fsync = new
+			st.AOF.syncMu.Unlock()
+		}
+		return nil
+	})
+	if s.Cfg.Bool("appendonly") {
+		if err := st.EnableAOF(true, false); err != nil {
+			s.Log.Warn(err.Error())
+			return fmt.Errorf("fatal error loading the AOF: %w", err)
+		}
+		return nil
+	}
+	start := time.Now()
+	path := st.Path()
+	s.Lock()
+	stats, err := LoadFile(path, s.Keyspace(), s.IsReplica != nil && s.IsReplica(), st.onAux)
+	s.Unlock()
+	if err != nil {
+		s.Log.Warn(fmt.Sprintf("Fatal error loading the DB (%s): %v. Exiting.", path, err))
+		return fmt.Errorf("fatal error loading the DB %s: %w", path, err)
+	}
+	if stats != nil {
+		st.lastLoadLoaded, st.lastLoadExpired = stats.Loaded, stats.Expired
+		s.Log.Info(fmt.Sprintf("Done loading RDB, keys loaded: %d, keys expired: %d.", stats.Loaded, stats.Expired))
+		s.Log.Info(fmt.Sprintf("DB loaded from disk: %.3f seconds", time.Since(start).Seconds()))
+	}
+	return nil
+}
+
+// OnAux receives the RDB aux fields at load (replication restores its
+// replid/offset from them).
+var OnAux func(s *server.Server, k, v string)
+
+func (st *State) onAux(k, v string) {
+	if OnAux != nil {
+		OnAux(st.srv, k, v)
+	}
+}

@@ -1,0 +1,560 @@
+package replication
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vigil-kv/vigil/internal/commands"
+	"github.com/vigil-kv/vigil/internal/keyspace"
+	"github.com/vigil-kv/vigil/internal/persist"
+	"github.com/vigil-kv/vigil/internal/resp"
+	"github.com/vigil-kv/vigil/internal/server"
+)
+
+// The replica side: one goroutine per master link runs the handshake
+// (PING, AUTH, REPLCONF listening-port/ip-address/capa, PSYNC), loads the
+// snapshot on +FULLRESYNC into a fresh keyspace (the old data stays until
+// the new one loaded completely), then applies the stream through a
+// connection-less client flagged as master, proxying the exact bytes to its
+// own backlog and sub-replicas so chained replicas share the master's
+// offsets. It reconnects until REPLICAOF points elsewhere.
+
+type masterLink struct {
+	st          *State
+	host        string
+	port        int
+	stop        chan struct{}
+	conn        net.Conn
+	connecting  bool
+	handshaking bool
+	syncTotal   int64
+	syncRead    int64
+	fake        *server.Client
+}
+
+// SetMaster starts replicating from host:port (lock held).
+func (st *State) SetMaster(host string, port int) {
+	s := st.srv
+	if st.link != nil {
+		st.link.close()
+	}
+	wasMaster := st.masterHost == ""
+	st.masterHost, st.masterPort = host, port
+	st.linkUp = false
+	st.linkDownSince = time.Now()
+	s.Keyspace().NoExpireDelete = true
+	s.LogH.SetRole('S')
+	if wasMaster {
+		// Our own history becomes the cached master: PSYNC with our replid
+		// and offset lets a new master that shares history (PSYNC2) continue
+		// partially.
+		st.streamDB = -1
+	}
+	// Sub-replicas must resync against the new history.
+	for _, r := range append([]*replicaConn(nil), st.replicas...) {
+		st.removeReplica(r)
+		r.c.Kill()
+	}
+	l := &masterLink{st: st, host: host, port: port, stop: make(chan struct{})}
+	st.link = l
+	s.Log.Info(fmt.Sprintf("Connecting to MASTER %s:%d", host, port))
+	go l.run()
+}
+
+// SetNoMaster turns a replica into a master (REPLICAOF NO ONE) (lock held).
+func (st *State) SetNoMaster() {
+	s := st.srv
+	if st.masterHost == "" {
+		return
+	}
+	if st.link != nil {
+		st.link.close()
+		st.link = nil
+	}
+	st.masterHost, st.masterPort = "", 0
+	st.linkUp = false
+	st.syncInProgress = false
+	s.Keyspace().NoExpireDelete = false
+	s.LogH.SetRole('M')
+	// PSYNC2: remember the old history so replicas of the old master can
+	// continue from us partially.
+	st.replID2 = st.replID
+	st.secondOff = st.offset + 1
+	st.replID = newReplID()
+	st.streamDB = -1
+	s.Log.Info(fmt.Sprintf("Setting secondary replication ID to %s, valid up to offset: %d. New replication ID is %s", st.replID2, st.secondOff, st.replID))
+	// Sub-replicas learn the new id on their next PSYNC: drop them so they
+	// reconnect (+CONTINUE thanks to replid2).
+	for _, r := range append([]*replicaConn(nil), st.replicas...) {
+		st.removeReplica(r)
+		r.c.Kill()
+	}
+}
+
+func (l *masterLink) close() {
+	select {
+	case <-l.stop:
+	default:
+		close(l.stop)
+	}
+	if l.conn != nil {
+		l.conn.Close()
+	}
+}
+
+func (l *masterLink) stopped() bool {
+	select {
+	case <-l.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+func (l *masterLink) run() {
+	s := l.st.srv
+	backoff := 100 * time.Millisecond
+	for !l.stopped() {
+		err := l.session()
+		if l.stopped() {
+			return
+		}
+		s.Lock()
+		if l.st.link == l {
+			if l.st.linkUp {
+				s.Log.Info("Connection with master lost.")
+				l.st.linkDownSince = time.Now()
+			}
+			l.st.linkUp = false
+			l.st.syncInProgress = false
+		}
+		s.Unlock()
+		if err != nil {
+			s.Log.Warn(fmt.Sprintf("Master link error: %v", err))
+		}
+		select {
+		case <-l.stop:
+			return
+		case <-time.After(backoff):
+		}
+		if backoff < time.Second {
+			backoff *= 2
+		}
+	}
+}
+
+type lineConn struct {
+	conn net.Conn
+	br   *bufio.Reader
+}
+
+func (lc *lineConn) cmd(timeout time.Duration, args ...string) (string, error) {
+	lc.conn.SetDeadline(time.Now().Add(timeout))
+	if _, err := lc.conn.Write(resp.AppendCommand(nil, args...)); err != nil {
+		return "", err
+	}
+	return lc.readLine()
+}
+
+func (lc *lineConn) readLine() (string, error) {
+	for {
+		line, err := lc.br.ReadString('\n')
+		if err != nil {
+			return "", err
+		}
+		line = strings.TrimRight(line, "\r\n")
+		if line == "" {
+			// Masters send newlines as keepalives while preparing the RDB.
+			continue
+		}
+		return line, nil
+	}
+}
+
+// session is one connection to the master, from dial to disconnect.
+func (l *masterLink) session() error {
+	st := l.st
+	s := st.srv
+	timeout := time.Duration(s.Cfg.Int("repl-timeout")) * time.Second
+	s.Lock()
+	l.connecting = true
+	s.Unlock()
+	d := net.Dialer{Timeout: timeout}
+	if src := s.Cfg.String("bind-source-addr"); src != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(src)}
+	}
+	conn, err := d.Dial("tcp", net.JoinHostPort(l.host, strconv.Itoa(l.port)))
+	s.Lock()
+	l.connecting = false
+	if l.stopped() {
+		s.Unlock()
+		if conn != nil {
+			conn.Close()
+		}
+		return nil
+	}
+	if err != nil {
+		s.Unlock()
+		return fmt.Errorf("Error condition on socket for SYNC: %v", err)
+	}
+	l.conn = conn
+	l.handshaking = true
+	s.Log.Info("MASTER <-> REPLICA sync started")
+	masterAuth, masterUser := s.Cfg.String("masterauth"), s.Cfg.String("masteruser")
+	announceIP := s.Cfg.String("replica-announce-ip")
+	announcePort := s.Cfg.Int("replica-announce-port")
+	port := int64(s.Port())
+	if announcePort != 0 {
+		port = announcePort
+	}
+	cachedID, cachedOff := st.replID, st.offset
+	s.Unlock()
+	defer conn.Close()
+	lc := &lineConn{conn: conn, br: bufio.NewReaderSize(conn, 1<<16)}
+	step := func(args ...string) (string, error) {
+		r, err := lc.cmd(timeout, args...)
+		if err != nil {
+			return "", err
+		}
+		return r, nil
+	}
+	r, err := step("PING")
+	if err != nil {
+		return err
+	}
+	if strings.HasPrefix(r, "-") && !strings.HasPrefix(r, "-NOAUTH") && !strings.HasPrefix(r, "-NOPERM") && !strings.HasPrefix(r, "-ERR operation not permitted") {
+		return fmt.Errorf("Error reply to PING from master: '%s'", r)
+	}
+	s.Log.Info("Master replied to PING, replication can continue...")
+	if masterAuth != "" {
+		var args []string
+		if masterUser != "" {
+			args = []string{"AUTH", masterUser, masterAuth}
+		} else {
+			args = []string{"AUTH", masterAuth}
+		}
+		if r, err = step(args...); err != nil {
+			return err
+		}
+		if strings.HasPrefix(r, "-") {
+			return fmt.Errorf("Unable to AUTH to MASTER: %s", r)
+		}
+	}
+	if r, err = step("REPLCONF", "listening-port", strconv.FormatInt(port, 10)); err != nil {
+		return err
+	}
+	if announceIP != "" {
+		if r, err = step("REPLCONF", "ip-address", announceIP); err != nil {
+			return err
+		}
+	}
+	if r, err = step("REPLCONF", "capa", "eof", "capa", "psync2"); err != nil {
+		return err
+	}
+	psyncID, psyncOff := "?", "-1"
+	if cachedID != "" && cachedOff > 0 {
+		psyncID, psyncOff = cachedID, strconv.FormatInt(cachedOff+1, 10)
+		s.Log.Info(fmt.Sprintf("Trying a partial resynchronization (request %s:%s).", psyncID, psyncOff))
+	} else {
+		s.Log.Info("Partial resynchronization not possible (no cached master)")
+	}
+	r, err = step("PSYNC", psyncID, psyncOff)
+	if err != nil {
+		return err
+	}
+	conn.SetDeadline(time.Time{})
+	switch {
+	case strings.HasPrefix(r, "+FULLRESYNC"):
+		f := strings.Fields(r)
+		if len(f) < 3 {
+			return fmt.Errorf("bad FULLRESYNC reply %q", r)
+		}
+		newID := f[1]
+		off, _ := strconv.ParseInt(f[2], 10, 64)
+		s.Log.Info(fmt.Sprintf("Full resync from master: %s:%d", newID, off))
+		if err := l.loadSnapshot(lc, newID, off); err != nil {
+			return err
+		}
+	case strings.HasPrefix(r, "+CONTINUE"):
+		f := strings.Fields(r)
+		s.Lock()
+		if len(f) >= 2 && f[1] != st.replID {
+			st.replID2 = st.replID
+			st.secondOff = st.offset + 1
+			st.replID = f[1]
+			s.Log.Info(fmt.Sprintf("Master replication ID changed to %s", f[1]))
+		}
+		s.Log.Info("Successful partial resynchronization with master.")
+		s.Log.Info("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.")
+		s.IncrStat("replica_partial_sync")
+		st.linkUp = true
+		l.handshaking = false
+		st.lastIO = time.Now()
+		s.Unlock()
+	default:
+		return fmt.Errorf("Unexpected reply to PSYNC from master: %s", r)
+	}
+	return l.stream(lc)
+}
+
+// loadSnapshot reads the RDB payload ($len or $EOF:mark) and swaps it in.
+func (l *masterLink) loadSnapshot(lc *lineConn, id string, off int64) error {
+	st := l.st
+	s := st.srv
+	s.Lock()
+	st.syncInProgress = true
+	l.handshaking = false
+	s.Unlock()
+	timeout := time.Duration(s.Cfg.Int("repl-timeout")) * time.Second
+	lc.conn.SetReadDeadline(time.Now().Add(timeout))
+	hdr, err := lc.readLine()
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(hdr, "$") {
+		return fmt.Errorf("Bad protocol from MASTER, the first byte is not '$' (we received '%s'), are you sure the host and port are right?", hdr)
+	}
+	var payload io.Reader
+	if strings.HasPrefix(hdr, "$EOF:") {
+		// Diskless: the payload ends where the 40-byte mark appears. The
+		// RDB decoder reads ahead, so collect the payload first.
+		mark := []byte(hdr[5:])
+		s.Log.Info("MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to disk")
+		data, err := readUntilMark(lc, mark, timeout, &l.syncRead)
+		if err != nil {
+			return err
+		}
+		payload = bytes.NewReader(data)
+	} else {
+		n, err := strconv.ParseInt(hdr[1:], 10, 64)
+		if err != nil || n < 0 {
+			return fmt.Errorf("bad bulk length %q", hdr)
+		}
+		l.syncTotal = n
+		payload = &deadlineReader{r: io.LimitReader(lc.br, n), conn: lc.conn, timeout: timeout, read: &l.syncRead}
+		s.Log.Info(fmt.Sprintf("MASTER <-> REPLICA sync: receiving %d bytes from master to disk", n))
+	}
+	s.Lock()
+	ndb := len(s.Keyspace().DBs)
+	now := s.Keyspace().Now
+	s.Unlock()
+	fresh := keyspace.New(ndb)
+	fresh.Now = now
+	fresh.NoExpireDelete = true
+	s.Log.Info("MASTER <-> REPLICA sync: Loading DB in memory")
+	stats, err := persist.Load(payload, fresh, true, nil)
+	if err != nil {
+		return fmt.Errorf("Failed trying to load the MASTER synchronization DB from socket: %v", err)
+	}
+	io.Copy(io.Discard, payload)
+	s.Lock()
+	if l.stopped() {
+		s.Unlock()
+		return nil
+	}
+	s.Keyspace().Adopt(fresh)
+	st.replID = id
+	st.replID2 = strings.Repeat("0", 40)
+	st.secondOff = -1
+	st.offset = off
+	st.readOffset = off
+	st.backlog.SetEnd(off)
+	st.syncInProgress = false
+	st.linkUp = true
+	st.lastIO = time.Now()
+	if l.fake == nil {
+		l.fake = s.NewFakeClient()
+		l.fake.SetMaster(true)
+	}
+	l.fake.SelectDB(0)
+	s.IncrStat("replica_full_sync")
+	s.Log.Info(fmt.Sprintf("MASTER <-> REPLICA sync: Finished with success (%d keys)", stats.Loaded))
+	s.Unlock()
+	for _, h := range AfterFullSync {
+		h(s)
+	}
+	return nil
+}
+
+// AfterFullSync hooks run after a replica loaded a snapshot (AOF rewrite).
+var AfterFullSync []func(s *server.Server)
+
+// readUntilMark reads a diskless payload up to (not including) mark.
+func readUntilMark(lc *lineConn, mark []byte, timeout time.Duration, read *int64) ([]byte, error) {
+	var data []byte
+	buf := make([]byte, 64*1024)
+	for {
+		lc.conn.SetReadDeadline(time.Now().Add(timeout))
+		n, err := lc.br.Read(buf)
+		data = append(data, buf[:n]...)
+		*read += int64(n)
+		if len(data) >= len(mark) && bytes.Equal(data[len(data)-len(mark):], mark) {
+			return data[:len(data)-len(mark)], nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+type deadlineReader struct {
+	r       io.Reader
+	conn    net.Conn
+	timeout time.Duration
+	read    *int64
+}
+
+func (d *deadlineReader) Read(p []byte) (int, error) {
+	d.conn.SetReadDeadline(time.Now().Add(d.timeout))
+	n, err := d.r.Read(p)
+	*d.read += int64(n)
+	return n, err
+}
+
+// stream applies the replication stream until the link breaks.
+func (l *masterLink) stream(lc *lineConn) error {
+	st := l.st
+	s := st.srv
+	s.Lock()
+	if l.fake == nil {
+		l.fake = s.NewFakeClient()
+		l.fake.SetMaster(true)
+	}
+	s.Unlock()
+	// ACK every second from a side goroutine; also answers GETACK promptly
+	// from the loop below.
+	ackStop := make(chan struct{})
+	defer close(ackStop)
+	go func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ackStop:
+				return
+			case <-l.stop:
+				return
+			case <-t.C:
+				s.Lock()
+				off := st.offset
+				s.Unlock()
+				l.sendAck(lc, off)
+			}
+		}
+	}()
+	timeout := time.Duration(s.Cfg.Int("repl-timeout")) * time.Second
+	rd := resp.NewReader(&deadlineReader{r: lc.br, conn: lc.conn, timeout: timeout, read: new(int64)}, 0, 0)
+	var cmds []resp.Command
+	var raw []byte
+	for {
+		var err error
+		cmds, err = rd.ReadCommands(cmds[:0])
+		if len(cmds) > 0 {
+			s.Lock()
+			if l.stopped() || st.link != l {
+				s.Unlock()
+				return nil
+			}
+			st.lastIO = time.Now()
+			for _, c := range cmds {
+				raw = resp.AppendCommandBytes(raw[:0], c.Args)
+				st.readOffset += int64(len(raw))
+				getack := len(c.Args) >= 2 && commands.EqualFold(c.Args[0], "replconf") && commands.EqualFold(c.Args[1], "getack")
+				// Proxy first: the offset counts this command, as Redis's
+				// replica does before answering GETACK.
+				st.writeStream(raw)
+				switch {
+				case getack:
+					off := st.offset
+					go l.sendAck(lc, off)
+				case commands.EqualFold(c.Args[0], "ping"):
+				default:
+					l.fake.Exec(c.Args)
+				}
+			}
+			s.Unlock()
+		}
+		if err != nil {
+			if netErr, ok := err.(net.Error); ok && netErr.Timeout() {
+				return fmt.Errorf("MASTER timeout: no data nor PING received...")
+			}
+			return err
+		}
+	}
+}
+
+func (l *masterLink) sendAck(lc *lineConn, off int64) {
+	lc.conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	lc.conn.Write(resp.AppendCommand(nil, "REPLCONF", "ACK", strconv.FormatInt(off, 10)))
+}
+
+func (st *State) replicaCron() {}
+
+func replicaofCommand(ctx *commands.Ctx) {
+	s := server.ServerOf(ctx)
+	st := Of(s)
+	host, portArg := string(ctx.Args[1]), string(ctx.Args[2])
+	if strings.EqualFold(host, "no") && strings.EqualFold(portArg, "one") {
+		if st.masterHost != "" {
+			st.SetNoMaster()
+			s.Log.Info(fmt.Sprintf("MASTER MODE enabled (user request from '%s')", server.ClientOf(ctx).Addr()))
+			setReplicaofConfig(s, "")
+		}
+		ctx.W.OK()
+		return
+	}
+	port, ok := commands.ParseInt(ctx.Args[2])
+	if !ok || port < 0 || port > 65535 {
+		ctx.W.Error("ERR Invalid master port")
+		return
+	}
+	if server.ClientOf(ctx).IsReplicaClient() {
+		ctx.W.Error("ERR Command is not valid when client is a replica.")
+		return
+	}
+	if st.masterHost == host && st.masterPort == int(port) {
+		s.Log.Info("REPLICAOF would result into synchronization with the master we are already connected with. No operation performed.")
+		ctx.W.Simple("OK Already connected to specified master")
+		return
+	}
+	st.SetMaster(host, int(port))
+	setReplicaofConfig(s, host+" "+strconv.Itoa(int(port)))
+	s.Log.Info(fmt.Sprintf("REPLICAOF %s:%d enabled (user request from '%s')", host, port, server.ClientOf(ctx).Addr()))
+	ctx.W.OK()
+}
+
+// setReplicaofConfig keeps the config's replicaof in step so CONFIG
+// REWRITE (which Sentinel sends after REPLICAOF) persists the new role.
+func setReplicaofConfig(s *server.Server, v string) {
+	if SetReplicaofConfig != nil {
+		SetReplicaofConfig(s, v)
+	}
+}
+
+// SetReplicaofConfig is wired by the app to the config's internal setter.
+var SetReplicaofConfig func(s *server.Server, v string)
+
+// Start applies the replicaof directive at start-up.
+func Start(s *server.Server) error {
+	st := Of(s)
+	v := s.Cfg.Strings("replicaof")
+	if len(v) == 1 {
+		v = strings.Fields(v[0])
+	}
+	if len(v) == 2 && !strings.EqualFold(v[0], "no") {
+		port, err := strconv.Atoi(v[1])
+		if err != nil {
+			return fmt.Errorf("Invalid master port in replicaof")
+		}
+		s.Lock()
+		st.SetMaster(v[0], port)
+		s.Unlock()
+	}
+	return nil
+}
