@@ -570,11 +570,3 @@ var coreSummaries = map[string]string{
 	"persist":     "Remove the expiration from a key",
 	"touch":       "Alters the last access time of a key(s). Returns the number of existing keys specified.",
 }
-
-func init() {
-	for name, s := range coreSummaries {
-		if c := Table[name]; c != nil && c.Summary == "" {
-			c.Summary = s
-		}
-	}
-}

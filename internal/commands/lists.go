@@ -186,11 +186,7 @@ func listPopGeneric(c *Ctx, where int) {
 	count := int64(0)
 	if hasCount {
 		v, ok := ParseInt(c.Args[2])
-		if !ok {
-			c.W.Error(ErrNotInt)
-			return
-		}
-		if v < 0 {
+		if !ok || v < 0 {
 			c.W.Error(ErrNotPositive)
 			return
 		}
@@ -210,7 +206,7 @@ func listPopGeneric(c *Ctx, where int) {
 		return
 	}
 	if hasCount && count == 0 {
-		c.W.NullArray()
+		c.W.ArrayLen(0)
 		return
 	}
 	if !hasCount {
@@ -266,17 +262,17 @@ func lindexCommand(c *Ctx) {
 
 func lsetCommand(c *Ctx) {
 	key := c.Args[1]
-	idx, ok := ParseInt(c.Args[2])
-	if !ok {
-		c.W.Error(ErrNotInt)
-		return
-	}
 	e, l, ok := listLookupWrite(c, key)
 	if !ok {
 		return
 	}
 	if e == nil {
 		c.W.Error(ErrNoSuchKey)
+		return
+	}
+	idx, ok := ParseInt(c.Args[2])
+	if !ok {
+		c.W.Error(ErrNotInt)
 		return
 	}
 	if idx >= int64(l.Len()) || idx < -int64(l.Len()) {
@@ -472,8 +468,9 @@ func lposCommand(c *Ctx) {
 				return
 			}
 			if v == math.MinInt64 {
-				c.W.Error("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807")
-				return
+				// Redis negates it (overflow, still negative): any match
+				// counts, from the tail, like RANK -1.
+				v = -1
 			}
 			if v == 0 {
 				c.W.Error("ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list")
@@ -647,13 +644,10 @@ func listParseTimeout(c *Ctx, b []byte) (time.Duration, bool) {
 		c.W.Error("ERR timeout is not a float or out of range")
 		return 0, false
 	}
-	ms := f * 1000
-	if ms > math.MaxInt64 {
-		c.W.Error("ERR timeout is out of range")
-		return 0, false
-	}
-	t := math.Ceil(ms)
-	if t < 0 {
+	// Redis converts ceil(ms) to long long; values past its range come out
+	// as LLONG_MIN there, hence "negative" for inf and huge timeouts.
+	t := math.Ceil(f * 1000)
+	if t < 0 || t >= 9.223372036854775807e18 {
 		c.W.Error("ERR timeout is negative")
 		return 0, false
 	}

@@ -375,3 +375,13 @@ func IncrByFloatString(cur []byte, incr []byte) ([]byte, string) {
 	}
 	return []byte(FormatLongDoubleExact(sum)), ""
 }
+
+// Applies coreSummaries (keys.go) once strings.go and keys.go registered
+// their commands: util.go's init runs after theirs (file name order).
+func init() {
+	for name, s := range coreSummaries {
+		if c := Table[name]; c != nil && c.Summary == "" {
+			c.Summary = s
+		}
+	}
+}

@@ -116,6 +116,8 @@ type Keyspace struct {
 	KeyspaceHits int64
 	KeyspaceMiss int64
 	versionSeq   uint64
+	// Evict configures access stamps for LRU/LFU eviction.
+	Evict EvictionMode
 	// Active snapshots (see snapshot.go).
 	snapshots int
 	snapSeq   uint64
@@ -181,7 +183,7 @@ func (db *DB) LookupRead(key string) *Entry {
 		return nil
 	}
 	db.ks.KeyspaceHits++
-	e.LRU = db.ks.LRUClock()
+	db.ks.stampAccess(e)
 	return e
 }
 
@@ -195,7 +197,7 @@ func (db *DB) LookupWrite(key string) *Entry {
 		if db.ks.snapshots > 0 && db.ks.frozen(e) {
 			e = db.thaw(e)
 		}
-		e.LRU = db.ks.LRUClock()
+		db.ks.stampAccess(e)
 	}
 	return e
 }
@@ -209,7 +211,7 @@ func (db *DB) Raw(key string) *Entry { return db.dict.Get(key) }
 // Set stores e under its key, replacing any existing value and (unless
 // keepTTL) its TTL. It returns the replaced entry, if any.
 func (db *DB) Set(e *Entry, keepTTL bool) *Entry {
-	e.LRU = db.ks.LRUClock()
+	db.ks.stampNew(e)
 	e.Version = db.ks.NextVersion()
 	old := db.dict.Get(e.key)
 	if old != nil {
@@ -236,7 +238,7 @@ func (db *DB) Set(e *Entry, keepTTL bool) *Entry {
 
 // Add stores a new key that the caller knows is absent.
 func (db *DB) Add(e *Entry) {
-	e.LRU = db.ks.LRUClock()
+	db.ks.stampNew(e)
 	e.Version = db.ks.NextVersion()
 	e.expIdx = -1
 	db.dict.Add(e)

@@ -191,7 +191,11 @@ func helloCommand(ctx *commands.Ctx) {
 	c.proto = int(ver)
 	ctx.W.Proto = c.proto
 	w := ctx.W
-	w.MapLen(7)
+	if s.Sentinel != nil {
+		w.MapLen(6) // redis-sentinel's HELLO has no "role"
+	} else {
+		w.MapLen(7)
+	}
 	w.BulkString("server")
 	w.BulkString("redis")
 	w.BulkString("version")
@@ -206,8 +210,10 @@ func helloCommand(ctx *commands.Ctx) {
 	} else {
 		w.BulkString("standalone")
 	}
-	w.BulkString("role")
-	w.BulkString(s.roleName())
+	if s.Sentinel == nil {
+		w.BulkString("role")
+		w.BulkString(s.roleName())
+	}
 	w.BulkString("modules")
 	w.ArrayLen(0)
 }

@@ -67,6 +67,7 @@ type Server struct {
 	activeExpireDisabled bool
 	loading              atomic.Bool
 	connSettings         atomic.Pointer[connSettings]
+	evict                evictionState
 	txBuf    []propEntry
 
 	// cached config values read on hot paths (under mu)
@@ -157,6 +158,8 @@ func New(cfg *config.Config, logH *logging.Handler) *Server {
 	s.lastSave = time.Now().Unix()
 	s.reloadCachedConfig()
 	s.installConfigHooks()
+	s.syncEvictionMode()
+	s.applyMemoryLimit()
 	return s
 }
 
@@ -211,6 +214,17 @@ func (s *Server) installConfigHooks() {
 			return nil
 		})
 	}
+	for _, name := range []string{"maxmemory-policy", "lfu-log-factor", "lfu-decay-time"} {
+		s.Cfg.OnChange(name, func(old, new string) error {
+			s.syncEvictionMode()
+			return nil
+		})
+	}
+	s.Cfg.OnChange("maxmemory", func(old, new string) error {
+		s.applyMemoryLimit()
+		s.performEvictions()
+		return nil
+	})
 	s.Cfg.OnChange("loglevel", func(old, new string) error {
 		s.LogH.SetLevel(logging.ParseLevel(new))
 		return nil

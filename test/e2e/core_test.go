@@ -25,7 +25,7 @@ import (
 	"github.com/vigil-kv/vigil/internal/testutil"
 )
 
-func newClient(t *testing.T, addr string, proto int) *redis.Client {
+func coreClient(t *testing.T, addr string, proto int) *redis.Client {
 	t.Helper()
 	c := redis.NewClient(&redis.Options{Addr: addr, Protocol: proto, DisableIndentity: true})
 	t.Cleanup(func() { c.Close() })
@@ -37,7 +37,7 @@ func TestGoRedisPipelineAndTypes(t *testing.T) {
 	ctx := context.Background()
 	for _, proto := range []int{2, 3} {
 		t.Run(fmt.Sprintf("resp%d", proto), func(t *testing.T) {
-			c := newClient(t, p.Addr, proto)
+			c := coreClient(t, p.Addr, proto)
 			if err := c.FlushAll(ctx).Err(); err != nil {
 				t.Fatal(err)
 			}
@@ -108,8 +108,8 @@ func TestGoRedisPipelineAndTypes(t *testing.T) {
 func TestGoRedisTransactions(t *testing.T) {
 	p := testutil.StartVigil(t, testutil.StartOptions{})
 	ctx := context.Background()
-	c := newClient(t, p.Addr, 3)
-	other := newClient(t, p.Addr, 2)
+	c := coreClient(t, p.Addr, 3)
+	other := coreClient(t, p.Addr, 2)
 
 	cmds, err := c.TxPipelined(ctx, func(pl redis.Pipeliner) error {
 		pl.Set(ctx, "a", "1", 0)
@@ -204,8 +204,8 @@ func TestGoRedisPubSub(t *testing.T) {
 	ctx := context.Background()
 	for _, proto := range []int{2, 3} {
 		t.Run(fmt.Sprintf("resp%d", proto), func(t *testing.T) {
-			sub := newClient(t, p.Addr, proto)
-			pub := newClient(t, p.Addr, 2)
+			sub := coreClient(t, p.Addr, proto)
+			pub := coreClient(t, p.Addr, 2)
 			ps := sub.Subscribe(ctx, "news")
 			defer ps.Close()
 			if _, err := ps.Receive(ctx); err != nil {
@@ -248,7 +248,7 @@ func TestGoRedisPubSub(t *testing.T) {
 
 // --- redis-cli -------------------------------------------------------------
 
-func cli(t *testing.T, port int, stdin string, args ...string) (string, error) {
+func coreCLI(t *testing.T, port int, stdin string, args ...string) (string, error) {
 	t.Helper()
 	bin := testutil.RequireTool(t, "redis-cli")
 	cmd := exec.Command(bin, append([]string{"-p", strconv.Itoa(port)}, args...)...)
@@ -278,7 +278,7 @@ func TestRedisCLI(t *testing.T) {
 		{[]string{"--no-raw", "CONFIG", "GET", "maxmemory"}, "1) \"maxmemory\"\n2) \"0\"\n"},
 	}
 	for _, c := range checks {
-		out, err := cli(t, p.Port, "", c.args...)
+		out, err := coreCLI(t, p.Port, "", c.args...)
 		if err != nil {
 			t.Errorf("redis-cli %v: %v\n%s", c.args, err, out)
 			continue
@@ -288,16 +288,16 @@ func TestRedisCLI(t *testing.T) {
 		}
 	}
 	// Commands from stdin, one per line (the -x-less batch mode).
-	out, err := cli(t, p.Port, "SET a 1\nINCR a\nGET a\n")
+	out, err := coreCLI(t, p.Port, "SET a 1\nINCR a\nGET a\n")
 	if err != nil || out != "OK\n2\n2\n" {
 		t.Errorf("stdin batch: %q %v", out, err)
 	}
 	// --scan and --bigkeys walk the keyspace with SCAN / TYPE / STRLEN.
-	out, err = cli(t, p.Port, "", "--scan", "--pattern", "gree*")
+	out, err = coreCLI(t, p.Port, "", "--scan", "--pattern", "gree*")
 	if err != nil || out != "greeting\n" {
 		t.Errorf("--scan: %q %v", out, err)
 	}
-	out, err = cli(t, p.Port, "", "--bigkeys")
+	out, err = coreCLI(t, p.Port, "", "--bigkeys")
 	if err != nil || !strings.Contains(out, "Biggest string found") || strings.Contains(out, "ERR") {
 		t.Errorf("--bigkeys: %v\n%s", err, out)
 	}
@@ -311,17 +311,17 @@ func TestRedisCLIPipe(t *testing.T) {
 		key, val := fmt.Sprintf("key:%d", i), fmt.Sprintf("value:%d", i)
 		fmt.Fprintf(&b, "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", len(key), key, len(val), val)
 	}
-	out, err := cli(t, p.Port, b.String(), "--pipe")
+	out, err := coreCLI(t, p.Port, b.String(), "--pipe")
 	if err != nil {
 		t.Fatalf("--pipe: %v\n%s", err, out)
 	}
 	if !strings.Contains(out, "errors: 0, replies: 10000") {
 		t.Errorf("--pipe summary: %s", out)
 	}
-	if out, _ := cli(t, p.Port, "", "DBSIZE"); out != "10000\n" {
+	if out, _ := coreCLI(t, p.Port, "", "DBSIZE"); out != "10000\n" {
 		t.Errorf("DBSIZE after --pipe = %q", out)
 	}
-	if out, _ := cli(t, p.Port, "", "GET", "key:9999"); out != "value:9999\n" {
+	if out, _ := coreCLI(t, p.Port, "", "GET", "key:9999"); out != "value:9999\n" {
 		t.Errorf("GET key:9999 = %q", out)
 	}
 }
@@ -352,10 +352,9 @@ func TestRedisCLIInteractive(t *testing.T) {
 	if err != nil {
 		t.Fatalf("redis-cli: %v\n%s", err, s)
 	}
-	// HELP SET is answered from COMMAND DOCS. (vigil doesn't carry the
-	// summaries and argument docs of Redis yet, so only the group and
-	// version lines are checked.)
-	for _, want := range []string{"OK", "\"v\"", "(integer) 1", "PONG", "group:", "string", "since:", "1.0.0"} {
+	// HELP SET is answered from COMMAND DOCS. (vigil doesn't carry Redis's
+	// argument docs yet, so the synopsis line isn't checked.)
+	for _, want := range []string{"OK", "\"v\"", "(integer) 1", "PONG", "Set the string value of a key", "group:", "string", "since:", "1.0.0"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("interactive output lacks %q:\n%s", want, s)
 		}
@@ -369,8 +368,8 @@ func TestRedisCLIInteractive(t *testing.T) {
 
 // --- redis-benchmark -------------------------------------------------------
 
-// benchTests maps redis-benchmark's default tests to the commands they need.
-var benchTests = []struct {
+// coreBenchTests maps redis-benchmark's default tests to the commands they need.
+var coreBenchTests = []struct {
 	name, test string
 	needs      []string
 }{
@@ -406,7 +405,7 @@ func TestRedisBenchmarkDefaultSuite(t *testing.T) {
 	}
 	var tests, skipped []string
 	expect := map[string]bool{}
-	for _, bt := range benchTests {
+	for _, bt := range coreBenchTests {
 		ok := true
 		for _, n := range bt.needs {
 			if !have(n) {
@@ -454,7 +453,7 @@ func TestRedisBenchmarkDefaultSuite(t *testing.T) {
 
 // --- the server binary ------------------------------------------------------
 
-func seedDir(t *testing.T) string {
+func coreSeedDir(t *testing.T) string {
 	t.Helper()
 	dir := filepath.Join(testutil.ModuleRoot(), "..", "shared", "seed")
 	if _, err := os.Stat(filepath.Join(dir, "redis-master.conf")); err != nil {
@@ -465,7 +464,7 @@ func seedDir(t *testing.T) string {
 
 // runServer starts the vigil binary with args (no testutil defaults) and
 // returns its process; cleanup kills it by PID.
-func runServer(t *testing.T, argv0 string, args ...string) (*exec.Cmd, *bytes.Buffer, chan error) {
+func coreRunServer(t *testing.T, argv0 string, args ...string) (*exec.Cmd, *bytes.Buffer, chan error) {
 	t.Helper()
 	cmd := exec.Command(testutil.VigilBin(t), append([]string{"server"}, args...)...)
 	if argv0 != "" {
@@ -490,7 +489,7 @@ func runServer(t *testing.T, argv0 string, args ...string) (*exec.Cmd, *bytes.Bu
 	return cmd, &out, done
 }
 
-func waitPing(t *testing.T, port int, done chan error, out *bytes.Buffer) {
+func coreWaitPing(t *testing.T, port int, done chan error, out *bytes.Buffer) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
@@ -512,7 +511,7 @@ func waitPing(t *testing.T, port int, done chan error, out *bytes.Buffer) {
 	t.Fatalf("server on port %d never answered PING:\n%s", port, out)
 }
 
-func waitExit(t *testing.T, done chan error, d time.Duration) error {
+func coreWaitExit(t *testing.T, done chan error, d time.Duration) error {
 	t.Helper()
 	select {
 	case err := <-done:
@@ -525,7 +524,7 @@ func waitExit(t *testing.T, done chan error, d time.Duration) error {
 }
 
 func TestTutorialConfigsLoad(t *testing.T) {
-	seed := seedDir(t)
+	seed := coreSeedDir(t)
 	for _, tc := range []struct {
 		file  string
 		extra []string
@@ -538,8 +537,8 @@ func TestTutorialConfigsLoad(t *testing.T) {
 			port := testutil.FreePort(t)
 			args := append([]string{filepath.Join(seed, tc.file), "--bind", "127.0.0.1", "--port", strconv.Itoa(port),
 				"--daemonize", "no", "--dir", dir, "--logfile", "", "--pidfile", filepath.Join(dir, "pid")}, tc.extra...)
-			cmd, out, done := runServer(t, "", args...)
-			waitPing(t, port, done, out)
+			cmd, out, done := coreRunServer(t, "", args...)
+			coreWaitPing(t, port, done, out)
 			c := testutil.MustDial(t, fmt.Sprintf("127.0.0.1:%d", port))
 			if v := c.MustDo(t, "SET", "k", "v"); v.Type != '+' {
 				t.Errorf("SET on %s: %s", tc.file, v.String())
@@ -551,7 +550,7 @@ func TestTutorialConfigsLoad(t *testing.T) {
 				t.Errorf("CONFIG GET port = %s", v.String())
 			}
 			cmd.Process.Signal(syscall.SIGTERM)
-			waitExit(t, done, 10*time.Second)
+			coreWaitExit(t, done, 10*time.Second)
 		})
 	}
 }
@@ -566,19 +565,19 @@ func TestDebianConfigLoads(t *testing.T) {
 	}
 	dir := t.TempDir()
 	port := testutil.FreePort(t)
-	cmd, out, done := runServer(t, "", conf, "--bind", "127.0.0.1", "--port", strconv.Itoa(port),
+	cmd, out, done := coreRunServer(t, "", conf, "--bind", "127.0.0.1", "--port", strconv.Itoa(port),
 		"--daemonize", "no", "--supervised", "no", "--dir", dir, "--logfile", "", "--pidfile", filepath.Join(dir, "pid"))
-	waitPing(t, port, done, out)
+	coreWaitPing(t, port, done, out)
 	cmd.Process.Signal(syscall.SIGTERM)
-	waitExit(t, done, 10*time.Second)
+	coreWaitExit(t, done, 10*time.Second)
 }
 
 func TestBadConfigLine(t *testing.T) {
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "bad.conf")
 	os.WriteFile(conf, []byte("port 7000\n# comment\nnot-a-directive yes\n"), 0o644)
-	_, out, done := runServer(t, "", conf)
-	err := waitExit(t, done, 10*time.Second)
+	_, out, done := coreRunServer(t, "", conf)
+	err := coreWaitExit(t, done, 10*time.Second)
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
 		t.Errorf("exit = %v, want status 1", err)
@@ -599,8 +598,8 @@ func TestPortInUse(t *testing.T) {
 	defer ln.Close()
 	port := ln.Addr().(*net.TCPAddr).Port
 	dir := t.TempDir()
-	_, out, done := runServer(t, "", "--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--dir", dir, "--save", "")
-	err = waitExit(t, done, 10*time.Second)
+	_, out, done := coreRunServer(t, "", "--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--dir", dir, "--save", "")
+	err = coreWaitExit(t, done, 10*time.Second)
 	if err == nil {
 		t.Errorf("server exited 0 with its port taken")
 	}
@@ -613,15 +612,15 @@ func TestSIGTERMAndPidfile(t *testing.T) {
 	dir := t.TempDir()
 	port := testutil.FreePort(t)
 	pidfile := filepath.Join(dir, "vigil.pid")
-	cmd, out, done := runServer(t, "", "--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--dir", dir,
+	cmd, out, done := coreRunServer(t, "", "--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--dir", dir,
 		"--pidfile", pidfile, "--save", "", "--daemonize", "no")
-	waitPing(t, port, done, out)
+	coreWaitPing(t, port, done, out)
 	b, err := os.ReadFile(pidfile)
 	if err != nil || strings.TrimSpace(string(b)) != strconv.Itoa(cmd.Process.Pid) {
 		t.Errorf("pidfile = %q, %v; want %d", b, err, cmd.Process.Pid)
 	}
 	cmd.Process.Signal(syscall.SIGTERM)
-	if err := waitExit(t, done, 10*time.Second); err != nil {
+	if err := coreWaitExit(t, done, 10*time.Second); err != nil {
 		t.Errorf("exit after SIGTERM: %v", err)
 	}
 	if !strings.Contains(out.String(), "ready to exit") {
@@ -653,10 +652,10 @@ func TestVersionHelpAndArgv0(t *testing.T) {
 	// subcommand).
 	dir := t.TempDir()
 	port := testutil.FreePort(t)
-	rs, rout, done := runServer(t, "redis-server", "--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--dir", dir, "--save", "")
-	waitPing(t, port, done, rout)
+	rs, rout, done := coreRunServer(t, "redis-server", "--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--dir", dir, "--save", "")
+	coreWaitPing(t, port, done, rout)
 	rs.Process.Signal(syscall.SIGTERM)
-	if err := waitExit(t, done, 10*time.Second); err != nil {
+	if err := coreWaitExit(t, done, 10*time.Second); err != nil {
 		t.Errorf("redis-server exit: %v\n%s", err, rout)
 	}
 }

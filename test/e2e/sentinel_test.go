@@ -92,7 +92,8 @@ func writeSentinelConf(t *testing.T, dir string, masterPort, quorum int) string 
 	body := fmt.Sprintf("sentinel monitor mymaster 127.0.0.1 %d %d\n"+
 		"sentinel down-after-milliseconds mymaster %d\n"+
 		"sentinel failover-timeout mymaster %d\n"+
-		"sentinel parallel-syncs mymaster 1\n", masterPort, quorum, sDownAfter, sFailoverT)
+		"sentinel parallel-syncs mymaster 1\n"+
+		"sentinel deny-scripts-reconfig no\n", masterPort, quorum, sDownAfter, sFailoverT)
 	if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -426,6 +427,10 @@ func TestSentinelSeedConfig(t *testing.T) {
 	if v := mustDo(t, addr, "SENTINEL", "PENDING-SCRIPTS"); v.Type != '*' || len(v.Elems) != 0 {
 		t.Errorf("PENDING-SCRIPTS: %v", v)
 	}
+	// HELLO in sentinel mode: mode "sentinel" and no "role" field.
+	if v := mustDo(t, addr, "HELLO", "3"); len(v.Elems) != 12 || fieldMap(v)["mode"] != "sentinel" {
+		t.Errorf("HELLO 3: %v", v)
+	}
 }
 
 // TestSentinelFailoverVigil: three vigil Sentinels fail over a master whose
@@ -436,7 +441,33 @@ func TestSentinelFailoverVigil(t *testing.T) {
 	for _, data := range dataKinds() {
 		t.Run("data="+data, func(t *testing.T) {
 			c := startCluster(t, data, []string{"vigil", "vigil", "vigil"})
+			// Scripts on every sentinel: they append their arguments to a file.
+			var notes, reconfs []string
+			for i, s := range c.sentinels {
+				note, reconf := filepath.Join(s.dir, "notify.out"), filepath.Join(s.dir, "reconf.out")
+				ns, rs := filepath.Join(s.dir, "notify.sh"), filepath.Join(s.dir, "reconf.sh")
+				os.WriteFile(ns, []byte("#!/bin/sh\necho \"$@\" >> "+note+"\n"), 0o755)
+				os.WriteFile(rs, []byte("#!/bin/sh\necho \"$@\" >> "+reconf+"\n"), 0o755)
+				if v := mustDo(t, s.proc.Addr, "SENTINEL", "SET", "mymaster", "notification-script", ns, "client-reconfig-script", rs); string(v.Str) != "OK" {
+					t.Fatalf("sentinel %d SET scripts: %v", i, v)
+				}
+				notes, reconfs = append(notes, note), append(reconfs, reconf)
+			}
 			failoverScenario(t, c)
+			testutil.Eventually(t, 10*time.Second, "notification and client-reconfig scripts ran", func() bool {
+				leaderSeen := false
+				for i := range notes {
+					n, _ := os.ReadFile(notes[i])
+					if !strings.Contains(string(n), "+switch-master mymaster") || !strings.Contains(string(n), "+sdown master mymaster") {
+						return false
+					}
+					r, _ := os.ReadFile(reconfs[i])
+					if strings.Contains(string(r), "mymaster leader start 127.0.0.1") {
+						leaderSeen = true
+					}
+				}
+				return leaderSeen
+			})
 
 			// (4) restart a Sentinel from its rewritten config.
 			s := c.sentinels[1]
@@ -459,14 +490,17 @@ func TestSentinelFailoverVigil(t *testing.T) {
 	}
 }
 
-// dataKinds: Debian's redis-server always; vigil data nodes when
-// VIGIL_SENTINEL_DATA=vigil (vigil's replication is still being finished).
+// dataKinds: the data nodes under the Sentinels, Debian's redis-server and
+// vigil (`vigil server --replicaof`). VIGIL_SENTINEL_DATA=redis or =vigil
+// restricts the run to one of them.
 func dataKinds() []string {
-	kinds := []string{"redis"}
-	if os.Getenv("VIGIL_SENTINEL_DATA") == "vigil" {
-		kinds = append(kinds, "vigil")
+	switch os.Getenv("VIGIL_SENTINEL_DATA") {
+	case "redis":
+		return []string{"redis"}
+	case "vigil":
+		return []string{"vigil"}
 	}
-	return kinds
+	return []string{"redis", "vigil"}
 }
 
 // TestSentinelFailoverMixed: vigil and redis-sentinel in one quorum.

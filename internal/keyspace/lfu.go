@@ -1,0 +1,90 @@
+package keyspace
+
+import "math"
+
+// Access stamps for eviction. With an LRU policy Entry.LRU holds a 24-bit
+// clock in seconds; with an LFU policy it holds Redis's layout: the high 16
+// bits are the last decrement time in minutes, the low 8 bits a logarithmic
+// access counter (incremented with probability 1/(counter*factor+1), halved
+// ... decremented by one per decay period).
+
+// LFUInit is the counter of a new key, so new keys aren't evicted at once.
+const LFUInit = 5
+
+// EvictionMode selects how accesses are recorded.
+type EvictionMode struct {
+	LFU         bool
+	LogFactor   int64 // lfu-log-factor
+	DecayTime   int64 // lfu-decay-time (minutes)
+	MinutesNow  func() uint32
+}
+
+func (ks *Keyspace) stampNew(e *Entry) {
+	if ks.Evict.LFU {
+		e.LRU = (ks.minutes() << 8) | LFUInit
+		return
+	}
+	e.LRU = ks.LRUClock()
+}
+
+func (ks *Keyspace) minutes() uint32 {
+	if ks.Evict.MinutesNow == nil {
+		return 0
+	}
+	return ks.Evict.MinutesNow() & 0xffff
+}
+
+// stampAccess records an access to e.
+func (ks *Keyspace) stampAccess(e *Entry) {
+	if !ks.Evict.LFU {
+		e.LRU = ks.LRUClock()
+		return
+	}
+	c := ks.LFUDecayed(e)
+	// Logarithmic increment.
+	if c < 255 {
+		base := float64(int64(c) - LFUInit)
+		if base < 0 {
+			base = 0
+		}
+		p := 1.0 / (base*float64(ks.Evict.LogFactor) + 1)
+		if ks.Rnd.Float64() < p {
+			c++
+		}
+	}
+	e.LRU = (ks.minutes() << 8) | uint32(c)
+}
+
+// LFUDecayed returns e's counter after applying the decay since its last
+// decrement (without storing it).
+func (ks *Keyspace) LFUDecayed(e *Entry) uint8 {
+	c := uint8(e.LRU & 0xff)
+	if ks.Evict.DecayTime <= 0 {
+		return c
+	}
+	last := (e.LRU >> 8) & 0xffff
+	now := ks.minutes()
+	var elapsed uint32
+	if now >= last {
+		elapsed = now - last
+	} else {
+		elapsed = 65535 - last + now
+	}
+	periods := int64(elapsed) / ks.Evict.DecayTime
+	if periods >= int64(c) {
+		return 0
+	}
+	return c - uint8(periods)
+}
+
+// IdleSeconds returns the LRU idle time of e.
+func (ks *Keyspace) IdleSeconds(e *Entry) int64 {
+	now := int64(ks.LRUClock())
+	v := int64(e.LRU & (1<<24 - 1))
+	if now >= v {
+		return now - v
+	}
+	return now + (1 << 24) - v
+}
+
+var _ = math.MaxInt
