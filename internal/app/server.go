@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -298,6 +299,14 @@ func runServer(cfg *config.Config, p ParsedArgs) int {
 		log.Info("Ready to accept connections unix")
 	}
 	go handleSignals(srv)
+	// VIGIL_CPUPROFILE=path records a CPU profile until shutdown (for
+	// performance work; see docs/performance.md).
+	if path := os.Getenv("VIGIL_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil {
+			pprof.StartCPUProfile(f)
+			defer func() { pprof.StopCPUProfile(); f.Close() }()
+		}
+	}
 	srv.Serve()
 	return 0
 }

@@ -2,6 +2,7 @@ package commands
 
 import (
 	"math"
+	"strconv"
 	"time"
 
 	"github.com/vigil-kv/vigil/internal/keyspace"
@@ -640,6 +641,13 @@ func rpoplpushCommand(c *Ctx) { listMoveGeneric(c, listTail, listHead) }
 // to milliseconds) like Redis's getTimeoutFromObjectOrReply.
 func listParseTimeout(c *Ctx, b []byte) (time.Duration, bool) {
 	f, ok := ParseLongDouble(b)
+	if !ok && len(b) <= 5000 && len(b) > 0 && !isSpace(b[0]) {
+		// strtold has a far wider range than a double: 1e400 is a valid
+		// (huge) timeout there, which then overflows to "negative".
+		if v, err := strconv.ParseFloat(string(b), 64); err != nil && math.IsInf(v, 0) {
+			f, ok = v, true
+		}
+	}
 	if !ok {
 		c.W.Error("ERR timeout is not a float or out of range")
 		return 0, false

@@ -145,6 +145,41 @@ func zsetStrtod(b []byte) (float64, bool) {
 	return f, true
 }
 
+// zsetParseScore parses a score, weight or increment like Redis's
+// getDoubleFromObject: strtod over the whole string, no leading space, no
+// NaN, and overflow or underflow (ERANGE) rejected.
+func zsetParseScore(b []byte) (float64, bool) {
+	if len(b) == 0 || isSpace(b[0]) {
+		return 0, false
+	}
+	f, ok := zsetStrtod(b)
+	if !ok || math.IsNaN(f) {
+		return 0, false
+	}
+	s := strings.ToLower(string(b))
+	if math.IsInf(f, 0) && !strings.Contains(s, "inf") {
+		return 0, false
+	}
+	if f == 0 {
+		m := strings.TrimLeft(s, "+-")
+		hex := strings.HasPrefix(m, "0x")
+		if hex {
+			m = m[2:]
+			if i := strings.IndexByte(m, 'p'); i >= 0 {
+				m = m[:i]
+			}
+		} else if i := strings.IndexByte(m, 'e'); i >= 0 {
+			m = m[:i]
+		}
+		for _, ch := range m {
+			if (ch >= '1' && ch <= '9') || (hex && ch >= 'a' && ch <= 'f') {
+				return 0, false
+			}
+		}
+	}
+	return f, true
+}
+
 func zsetParseScoreBound(b []byte) (keyspace.ScoreBound, bool) {
 	if len(b) > 0 && b[0] == '(' {
 		f, ok := zsetStrtod(b[1:])
@@ -246,7 +281,7 @@ done:
 	}
 	scores := make([]float64, elements)
 	for j := range scores {
-		f, ok := ParseFloat(c.Args[idx+j*2])
+		f, ok := zsetParseScore(c.Args[idx+j*2])
 		if !ok {
 			c.W.Error(ErrNotFloat)
 			return
@@ -855,11 +890,7 @@ func zpopGeneric(c *Ctx, where int) {
 	count := int64(-1)
 	if len(c.Args) == 3 {
 		v, ok := ParseInt(c.Args[2])
-		if !ok {
-			c.W.Error(ErrNotInt)
-			return
-		}
-		if v < 0 {
+		if !ok || v < 0 {
 			c.W.Error(ErrNotPositive)
 			return
 		}
@@ -1063,8 +1094,9 @@ func zsetRandWithCount(c *Ctx, l int64, withScores bool) {
 		return
 	}
 	if count >= size {
+		// Redis 7.0 answers with the whole set, highest rank first.
 		items := make([]keyspace.ZItem, 0, size)
-		z.Range(0, int(size)-1, false, func(m string, s float64) bool {
+		z.Range(0, int(size)-1, true, func(m string, s float64) bool {
 			items = append(items, keyspace.ZItem{Member: m, Score: s})
 			return true
 		})
@@ -1237,7 +1269,7 @@ func zsetOpGeneric(c *Ctx, dst []byte, numkeysIdx int, op int, cardOnly bool) {
 		case op != zsetOpDiff && !cardOnly && remaining >= int(setnum)+1 && EqualFold(a, "weights"):
 			j++
 			for i := range src {
-				f, ok := ParseFloat(c.Args[j])
+				f, ok := zsetParseScore(c.Args[j])
 				if !ok {
 					c.W.Error("ERR weight value is not a float")
 					return
@@ -1442,6 +1474,21 @@ func zscanCommand(c *Ctx) {
 	c.W.ArrayLen(len(out) * 2)
 	for _, it := range out {
 		c.W.BulkString(it.Member)
-		c.W.BulkString(FormatDouble(it.Score))
+		c.W.BulkString(zsetD2String(it.Score))
 	}
+}
+
+// zsetD2String formats a score like Redis 7.0's d2string (ZSCAN): integral
+// values within +-LLONG_MAX/2 as integers, others with "%.17g".
+func zsetD2String(f float64) string {
+	if f == 0 {
+		if math.Signbit(f) {
+			return "-0"
+		}
+		return "0"
+	}
+	if f >= -4.611686018427387903e18 && f <= 4.611686018427387903e18 && f == math.Trunc(f) {
+		return strconv.FormatInt(int64(f), 10)
+	}
+	return FormatDouble(f)
 }

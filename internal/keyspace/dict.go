@@ -1,8 +1,10 @@
 package keyspace
 
 import (
+	"fmt"
 	"hash/maphash"
 	"math/bits"
+	"time"
 )
 
 // Dict is the key table of one database: a chained hash table with power-of-two
@@ -312,4 +314,46 @@ func (d *Dict) ForEach(fn func(e *Entry) bool) {
 			}
 		}
 	}
+}
+
+// RehashFor spends up to d of time moving buckets of an in-progress rehash,
+// as Redis's cron does (incrementallyRehash), so a table that stopped
+// receiving traffic doesn't stay half-rehashed with long chains.
+func (d *Dict) RehashFor(budget time.Duration) {
+	if !d.rehashing() {
+		return
+	}
+	start := time.Now()
+	for d.rehashing() && time.Since(start) < budget {
+		d.rehashStep(100)
+	}
+}
+
+// Stats describes the table for DEBUG HTSTATS: sizes, used slots, chains.
+func (d *Dict) Stats() string {
+	var b []byte
+	for i := 0; i < 2; i++ {
+		t := &d.t[i]
+		if t.buckets == nil {
+			continue
+		}
+		maxChain, slots := 0, 0
+		for _, h := range t.buckets {
+			c := 0
+			for e := h; e != nil; e = e.next {
+				c++
+			}
+			if c > 0 {
+				slots++
+			}
+			if c > maxChain {
+				maxChain = c
+			}
+		}
+		b = fmt.Appendf(b, "Hash table %d stats (main hash table):\n table size: %d\n number of elements: %d\n different slots: %d\n max chain length: %d\n", i, len(t.buckets), t.used, slots, maxChain)
+	}
+	if len(b) == 0 {
+		return "No stats available for empty dictionaries\n"
+	}
+	return string(b)
 }

@@ -132,6 +132,9 @@ func (z *ZSet) Score(member []byte) (float64, bool) {
 
 // Add inserts member or updates its score. It reports whether it was added.
 func (z *ZSet) Add(member []byte, score float64) bool {
+	if score == 0 {
+		score = 0 // no negative zero: Redis stores scores as text in listpacks
+	}
 	if nd := z.dict.get(b2s(member)); nd != nil {
 		if nd.val == score {
 			return false

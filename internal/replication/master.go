@@ -150,6 +150,7 @@ func psyncCommand(ctx *commands.Ctx) {
 	r.st = st
 	c.MarkReplica()
 	r.ackTime = time.Now()
+	st.backlogActive = true
 	// Partial resync: the id is ours (or our previous one up to the switch
 	// offset, PSYNC2) and the backlog still holds everything after off-1.
 	if off > 0 && (id == st.replID || (id == st.replID2 && off <= st.secondOff)) {
@@ -189,6 +190,7 @@ func syncCommand(ctx *commands.Ctx) {
 	r.st = st
 	c.MarkReplica()
 	r.ackTime = time.Now()
+	st.backlogActive = true
 	st.startFullSync(r, false)
 }
 

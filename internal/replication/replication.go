@@ -36,6 +36,9 @@ type State struct {
 	offset     int64 // master_repl_offset
 	secondOff  int64 // second_repl_offset (-1 when none)
 	backlog    *Backlog
+	// backlogActive: the stream has started (a replica attached once, or we
+	// were a replica); before that writes aren't recorded, as in Redis.
+	backlogActive bool
 	streamDB   int // db selected in the stream (-1: emit SELECT next)
 
 	replicas []*replicaConn
@@ -148,7 +151,9 @@ func (st *State) IsReplica() bool { return st.masterHost != "" }
 // the stream is the master's, proxied verbatim by the link, so local
 // propagation is not fed here.
 func (st *State) feed(db int, args [][]byte) {
-	if st.masterHost != "" {
+	// Like Redis, a master without replicas keeps no stream at all until the
+	// first replica attaches (master_repl_offset stays 0): no per-write cost.
+	if st.masterHost != "" || (!st.backlogActive && len(st.replicas) == 0) {
 		return
 	}
 	var buf []byte
@@ -162,6 +167,7 @@ func (st *State) feed(db int, args [][]byte) {
 
 // writeStream appends raw stream bytes to the backlog and every replica.
 func (st *State) writeStream(buf []byte) {
+	st.backlogActive = true
 	st.backlog.Write(buf)
 	st.offset += int64(len(buf))
 	for _, r := range st.replicas {
@@ -278,7 +284,7 @@ func infoReplication(s *server.Server, b *strings.Builder) {
 	l("master_replid2", st.replID2)
 	l("master_repl_offset", st.offset)
 	l("second_repl_offset", st.secondOff)
-	l("repl_backlog_active", 1)
+	l("repl_backlog_active", b2i(st.backlogActive))
 	l("repl_backlog_size", st.backlog.Size())
 	l("repl_backlog_first_byte_offset", st.backlog.FirstOffset())
 	l("repl_backlog_histlen", st.backlog.HistLen())

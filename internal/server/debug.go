@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -143,6 +144,18 @@ func debugCommand(ctx *commands.Ctx) {
 			return
 		}
 		debugProtocol(ctx.W, strings.ToLower(string(ctx.Args[2])))
+	case "htstats":
+		if len(ctx.Args) < 3 {
+			ctx.W.Error(commands.WrongArity("debug"))
+			return
+		}
+		id, ok := commands.ParseInt(ctx.Args[2])
+		if !ok || id < 0 || id >= int64(len(s.ks.DBs)) {
+			ctx.W.Error("ERR Out of range database")
+			return
+		}
+		db := s.ks.DBs[id]
+		ctx.W.Verbatim([]byte(fmt.Sprintf("[Dictionary HT]\n%s[Expires HT]\nkeys with a TTL: %d\n", db.Dict().Stats(), db.ExpiresLen())))
 	case "change-repl-id", "quicklist-packed-threshold", "listpack", "stringmatch-len", "replybuffer", "pause-cron", "set-disable-deny-scripts", "dict-resizing", "jmap", "mallctl", "mallctl-str":
 		ctx.W.OK()
 	default:

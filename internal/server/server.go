@@ -420,6 +420,7 @@ func (s *Server) cron() {
 				db.ActiveExpire(int(200 * effort))
 			}
 			db.Dict().ShrinkIfNeeded()
+			db.Dict().RehashFor(time.Millisecond)
 		}
 		s.blocking.expireTimeouts(s)
 		for _, h := range CronHooks {

@@ -1,0 +1,667 @@
+package e2e
+
+// Replication end to end: vigil↔vigil and vigil↔redis-server in both
+// directions, the tutorial's master/replica configs, partial resync after
+// every kind of link trouble (through tcpProxy), failover continuity
+// (PSYNC2), WAIT, min-replicas, read-only replicas, ROLE, and the tools that
+// speak the replication protocol (redis-cli --rdb / --replica).
+//
+// Dataset equality is checked with DEBUG DIGEST, which vigil computes with
+// Redis's algorithm (TestReplDigestMatchesRedis proves it on one dataset).
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vigil-kv/vigil/internal/resp"
+	"github.com/vigil-kv/vigil/internal/testutil"
+)
+
+type rnode struct {
+	t    *testing.T
+	kind string // "vigil" or "redis"
+	p    *testutil.Proc
+	c    *testutil.Client
+}
+
+func replNeedRedis(t *testing.T) {
+	t.Helper()
+	testutil.RequireTool(t, "redis-server")
+	testutil.RequireTool(t, "redis-cli")
+}
+
+func replStart(t *testing.T, kind string, o testutil.StartOptions) *rnode {
+	t.Helper()
+	var p *testutil.Proc
+	if kind == "redis" {
+		p = testutil.StartRedis(t, o)
+	} else {
+		p = testutil.StartVigil(t, o)
+	}
+	return &rnode{t: t, kind: kind, p: p, c: testutil.MustDial(t, p.Addr)}
+}
+
+func (n *rnode) String() string { return fmt.Sprintf("%s@%d", n.kind, n.p.Port) }
+
+// do runs a command; I/O errors fail the test, error replies are returned.
+func (n *rnode) do(args ...string) resp.Value {
+	n.t.Helper()
+	v, err := n.c.Do(args...)
+	if err != nil {
+		n.t.Fatalf("%s %v: %v", n, args, err)
+	}
+	return v
+}
+
+// ok runs a command that must not fail.
+func (n *rnode) ok(args ...string) resp.Value {
+	n.t.Helper()
+	v := n.do(args...)
+	if v.Type == '-' {
+		n.t.Fatalf("%s %v: %s", n, args, v.Str)
+	}
+	return v
+}
+
+func (n *rnode) info(section string) map[string]string {
+	n.t.Helper()
+	v := n.ok("INFO", section)
+	m := map[string]string{}
+	for _, line := range strings.Split(string(v.Str), "\r\n") {
+		if k, val, ok := strings.Cut(line, ":"); ok && !strings.HasPrefix(line, "#") {
+			m[k] = val
+		}
+	}
+	return m
+}
+
+func (n *rnode) infoInt(section, field string) int64 {
+	n.t.Helper()
+	x, _ := strconv.ParseInt(n.info(section)[field], 10, 64)
+	return x
+}
+
+// replicaOf points n at m (or at addr host:port when m is nil).
+func (n *rnode) replicaOf(port int) {
+	n.t.Helper()
+	n.ok("REPLICAOF", "127.0.0.1", strconv.Itoa(port))
+}
+
+func replLogs(t *testing.T, nodes ...*rnode) {
+	t.Helper()
+	if !t.Failed() {
+		return
+	}
+	for _, n := range nodes {
+		log := n.p.ReadLog()
+		if len(log) > 6000 {
+			log = log[len(log)-6000:]
+		}
+		t.Logf("---- log of %s ----\n%s", n, log)
+	}
+}
+
+// replCaughtUp waits until every replica's link is up and its processed
+// offset equals the master's.
+func replCaughtUp(t *testing.T, d time.Duration, m *rnode, replicas ...*rnode) {
+	t.Helper()
+	var last string
+	deadline := time.Now().Add(d)
+	for {
+		mo := m.info("replication")["master_repl_offset"]
+		done := true
+		last = "master " + mo
+		for _, r := range replicas {
+			ri := r.info("replication")
+			last += fmt.Sprintf("; %s link=%s off=%s", r, ri["master_link_status"], ri["slave_repl_offset"])
+			if ri["master_link_status"] != "up" || ri["slave_repl_offset"] != mo {
+				done = false
+			}
+		}
+		if done {
+			return
+		}
+		if time.Now().After(deadline) {
+			replLogs(t, append([]*rnode{m}, replicas...)...)
+			t.Fatalf("replicas did not catch up in %v: %s", d, last)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// replSameData waits until a and b report the same DEBUG DIGEST; on
+// failure it reports which keys differ.
+func replSameData(t *testing.T, d time.Duration, a, b *rnode) string {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		da, db := string(a.ok("DEBUG", "DIGEST").Str), string(b.ok("DEBUG", "DIGEST").Str)
+		if da == db {
+			return da
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("DEBUG DIGEST differs: %s=%s %s=%s", a, da, b, db)
+			replDiff(t, a, b)
+			replLogs(t, a, b)
+			t.FailNow()
+		}
+		time.Sleep(30 * time.Millisecond)
+	}
+}
+
+// replDiff lists keys whose per-key digest differs (first DBs only).
+func replDiff(t *testing.T, a, b *rnode) {
+	t.Helper()
+	n := 0
+	for db := 0; db < 16 && n < 20; db++ {
+		keys := map[string]bool{}
+		for _, x := range []*rnode{a, b} {
+			x.ok("SELECT", strconv.Itoa(db))
+			for _, k := range x.ok("KEYS", "*").Elems {
+				keys[string(k.Str)] = true
+			}
+		}
+		for k := range keys {
+			va := a.ok("DEBUG", "DIGEST-VALUE", k).Elems[0].Str
+			vb := b.ok("DEBUG", "DIGEST-VALUE", k).Elems[0].Str
+			if string(va) != string(vb) {
+				ta, tb := a.ok("TYPE", k).Str, b.ok("TYPE", k).Str
+				t.Logf("db %d key %q: %s %s %s / %s %s %s", db, k, a, ta, va, b, tb, vb)
+				n++
+			}
+		}
+	}
+	a.ok("SELECT", "0")
+	b.ok("SELECT", "0")
+}
+
+// replWriteLoad runs writes of every kind on m: all types, TTLs (some of
+// which expire on the master during the test), MULTI/EXEC, EVAL, a BLPOP
+// served by a later push, and several DBs. Keys are prefixed with tag.
+func replWriteLoad(t *testing.T, m *rnode, tag string) {
+	t.Helper()
+	k := func(s string) string { return tag + ":" + s }
+	for _, db := range []string{"0", "3", "9"} {
+		m.ok("SELECT", db)
+		m.ok("SET", k("s"), "v"+db)
+		m.ok("APPEND", k("s"), "-tail")
+		m.ok("INCRBY", k("n"), "41")
+		m.ok("INCR", k("n"))
+		m.ok("INCRBYFLOAT", k("f"), "1.1")
+		m.ok("INCRBYFLOAT", k("f"), "2.25")
+		m.ok("SETRANGE", k("r"), "5", "xyz")
+		m.ok("MSET", k("m1"), "a", k("m2"), "b")
+		m.ok("RPUSH", k("l"), "a", "b", "c", "1", "22")
+		m.ok("LPUSH", k("l"), "z")
+		m.ok("LINSERT", k("l"), "BEFORE", "b", "ins")
+		m.ok("LSET", k("l"), "0", "zz")
+		m.ok("RPOP", k("l"))
+		m.ok("SADD", k("is"), "1", "2", "3", "-7")
+		m.ok("SADD", k("hs"), "a", "b", "c", "d", "e")
+		m.ok("SREM", k("hs"), "e")
+		m.ok("SPOP", k("hs"))
+		m.ok("SINTERSTORE", k("si"), k("hs"), k("hs"))
+		m.ok("ZADD", k("z"), "1", "a", "2.5", "b", "-3", "c", "+inf", "top")
+		m.ok("ZINCRBY", k("z"), "0.1", "a")
+		m.ok("ZPOPMIN", k("z"))
+		m.ok("ZUNIONSTORE", k("zu"), "1", k("z"), "WEIGHTS", "3")
+		m.ok("HSET", k("h"), "f1", "v1", "f2", "v2", "n", "10")
+		m.ok("HINCRBY", k("h"), "n", "5")
+		m.ok("HINCRBYFLOAT", k("h"), "fl", "0.5")
+		m.ok("HDEL", k("h"), "f2")
+		m.ok("SET", k("ttl"), "x", "EX", "1000")
+		m.ok("EXPIRE", k("m1"), "500")
+		m.ok("PEXPIRE", k("m2"), "900000")
+		m.ok("PERSIST", k("m2"))
+		m.ok("SET", k("gone"), "x", "PX", "50")
+		m.ok("SET", k("renameme"), "x")
+		m.ok("RENAME", k("renameme"), k("renamed"))
+		m.ok("SET", k("del"), "x")
+		m.ok("DEL", k("del"))
+	}
+	m.ok("SELECT", "0")
+	// A big hash and zset (hashtable/skiplist encodings).
+	args := []string{"HSET", k("bigh")}
+	zargs := []string{"ZADD", k("bigz")}
+	for i := 0; i < 300; i++ {
+		args = append(args, fmt.Sprint("field", i), strings.Repeat("v", i%70))
+		zargs = append(zargs, fmt.Sprint(float64(i)/3), fmt.Sprint("m", i))
+	}
+	m.ok(args...)
+	m.ok(zargs...)
+	// MULTI/EXEC.
+	m.ok("MULTI")
+	m.do("SET", k("tx1"), "a")
+	m.do("LPUSH", k("txl"), "x", "y")
+	m.do("INCR", k("txn"))
+	m.do("SELECT", "5")
+	m.do("SET", k("tx5"), "in-db5")
+	v := m.ok("EXEC")
+	if len(v.Elems) != 5 {
+		t.Fatalf("EXEC: %v", v)
+	}
+	m.ok("SELECT", "0")
+	// Scripts (effects replication, including a random command).
+	m.ok("EVAL", "redis.call('SET', KEYS[1], ARGV[1]); redis.call('INCRBY', KEYS[2], 5); return redis.call('GET', KEYS[1])", "2", k("ev1"), k("ev2"), "scripted")
+	m.ok("EVAL", "redis.call('SADD', KEYS[1], 'a', 'b', 'c', 'd'); return redis.call('SPOP', KEYS[1])", "1", k("evsp"))
+	// BLPOP served by a later push: the replica must see the pop.
+	bc := testutil.MustDial(t, m.p.Addr)
+	if err := bc.Send("BLPOP", k("bl"), "10"); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 5*time.Second, "BLPOP to block", func() bool { return m.infoInt("clients", "blocked_clients") >= 1 })
+	m.ok("RPUSH", k("bl"), "first", "second")
+	bv, err := bc.Read()
+	if err != nil || len(bv.Elems) != 2 || string(bv.Elems[1].Str) != "first" {
+		t.Fatalf("BLPOP reply %v %v", bv, err)
+	}
+	bc.Close()
+	// Keys that expire on the master: wait until it deleted them.
+	m.ok("SET", k("short"), "x", "PX", "30")
+	testutil.Eventually(t, 5*time.Second, "short TTL keys to be deleted on the master", func() bool {
+		for _, db := range []string{"0", "3", "9"} {
+			m.ok("SELECT", db)
+			// DEBUG DIGEST-VALUE doesn't expire keys: all zeros = gone.
+			if string(m.ok("DEBUG", "DIGEST-VALUE", k("gone")).Elems[0].Str) != strings.Repeat("0", 40) {
+				m.ok("SELECT", "0")
+				return false
+			}
+		}
+		m.ok("SELECT", "0")
+		return m.ok("EXISTS", k("short")).Int == 0 && string(m.ok("DEBUG", "DIGEST-VALUE", k("short")).Elems[0].Str) == strings.Repeat("0", 40)
+	})
+}
+
+// TestReplDigestMatchesRedis: same dataset, same DEBUG DIGEST and DEBUG
+// DIGEST-VALUE strings on vigil and redis-server.
+func TestReplDigestMatchesRedis(t *testing.T) {
+	replNeedRedis(t)
+	v := replStart(t, "vigil", testutil.StartOptions{})
+	r := replStart(t, "redis", testutil.StartOptions{})
+	empty := strings.Repeat("0", 40)
+	for _, n := range []*rnode{v, r} {
+		if d := string(n.ok("DEBUG", "DIGEST").Str); d != empty {
+			t.Fatalf("%s empty digest %s", n, d)
+		}
+		replWriteLoad(t, n, "d")
+		n.ok("SELECT", "0")
+		n.ok("ZADD", "zs", "-inf", "lo", "1e300", "hi", "0.1", "tenth", "-0.5", "neg", "100", "int")
+		sargs := []string{"SADD", "bigset"}
+		for i := 0; i < 600; i++ {
+			sargs = append(sargs, fmt.Sprint(i*7))
+		}
+		n.ok(sargs...)
+		n.ok("RPUSH", "ints", "1", "-2", "300000000000", "abc")
+		n.ok("SET", "num", "12345")
+	}
+	keys := []string{"d:s", "d:n", "d:f", "d:l", "d:is", "d:z", "d:zu", "d:h", "d:ttl", "d:bigh", "d:bigz", "zs", "bigset", "ints", "num", "nokey"}
+	dv := v.ok(append([]string{"DEBUG", "DIGEST-VALUE"}, keys...)...)
+	dr := r.ok(append([]string{"DEBUG", "DIGEST-VALUE"}, keys...)...)
+	for i, key := range keys {
+		if string(dv.Elems[i].Str) != string(dr.Elems[i].Str) {
+			t.Errorf("DIGEST-VALUE %s: vigil %s redis %s", key, dv.Elems[i].Str, dr.Elems[i].Str)
+		}
+	}
+	// SPOP picks differently on each server: make those sets equal first.
+	for _, n := range []*rnode{v, r} {
+		for _, db := range []string{"0", "3", "9"} {
+			n.ok("SELECT", db)
+			n.ok("DEL", "d:hs", "d:si")
+		}
+		n.ok("SELECT", "0")
+		n.ok("DEL", "d:evsp")
+	}
+	if a, b := v.ok("DEBUG", "DIGEST").Str, r.ok("DEBUG", "DIGEST").Str; string(a) != string(b) {
+		replDiff(t, v, r)
+		t.Fatalf("DEBUG DIGEST: vigil %s redis %s", a, b)
+	}
+}
+
+// TestReplTutorialConfigs: the tutorial's master and replica configs, moved
+// to loopback, replicate with vigil on both ends.
+func TestReplTutorialConfigs(t *testing.T) {
+	seed := filepath.Join(testutil.ModuleRoot(), "..", "shared", "seed")
+	for _, f := range []string{"redis-master.conf", "redis-replica-1.conf"} {
+		if _, err := os.Stat(filepath.Join(seed, f)); err != nil {
+			t.Skipf("tutorial seed config %s not found in %s (expected ../shared/seed from the repository root)", f, seed)
+		}
+	}
+	m := replStart(t, "vigil", testutil.StartOptions{Config: filepath.Join(seed, "redis-master.conf")})
+	m.ok("SET", "before", "sync")
+	r := replStart(t, "vigil", testutil.StartOptions{Config: filepath.Join(seed, "redis-replica-1.conf"),
+		Args: []string{"--replicaof", "127.0.0.1", strconv.Itoa(m.p.Port)}})
+	replCaughtUp(t, 10*time.Second, m, r)
+	for i := 0; i < 50; i++ {
+		m.ok("SET", fmt.Sprint("k", i), fmt.Sprint(i))
+	}
+	replCaughtUp(t, 10*time.Second, m, r)
+	if v := r.ok("GET", "k49"); string(v.Str) != "49" {
+		t.Fatalf("replica GET k49 = %v", v)
+	}
+	if v := r.ok("GET", "before"); string(v.Str) != "sync" {
+		t.Fatalf("replica GET before = %v", v)
+	}
+	ri := r.info("replication")
+	if ri["role"] != "slave" || ri["master_link_status"] != "up" || ri["master_port"] != strconv.Itoa(m.p.Port) {
+		t.Fatalf("replica INFO replication: %v", ri)
+	}
+	// The master's slave0 line reports the replica online with its ACKed
+	// offset, which reaches the master's offset within a second or two.
+	testutil.Eventually(t, 5*time.Second, "slave0 online with the master's offset", func() bool {
+		mi := m.info("replication")
+		want := fmt.Sprintf("ip=127.0.0.1,port=%d,state=online,offset=%s,", r.p.Port, mi["master_repl_offset"])
+		return mi["role"] == "master" && mi["connected_slaves"] == "1" && strings.HasPrefix(mi["slave0"], want)
+	})
+	if mi, ri := m.info("replication"), r.info("replication"); mi["master_replid"] != ri["master_replid"] {
+		t.Fatalf("replids differ: %s vs %s", mi["master_replid"], ri["master_replid"])
+	}
+	replSameData(t, 5*time.Second, m, r)
+}
+
+// replInterop: full sync, the write load, a killed link with partial
+// resync, equal digests.
+func replInterop(t *testing.T, mkind, rkind string) {
+	replNeedRedis(t)
+	m := replStart(t, mkind, testutil.StartOptions{})
+	// Data present before the replica attaches travels in the snapshot.
+	replWriteLoad(t, m, "pre")
+	m.ok("DEBUG", "POPULATE", "2000", "pop", "20")
+	r := replStart(t, rkind, testutil.StartOptions{Args: []string{"--replicaof", "127.0.0.1", strconv.Itoa(m.p.Port)}})
+	replCaughtUp(t, 15*time.Second, m, r)
+	replSameData(t, 5*time.Second, m, r)
+	if n := m.infoInt("stats", "sync_full"); n != 1 {
+		t.Fatalf("%s sync_full = %d, want 1", m, n)
+	}
+	replWriteLoad(t, m, "live")
+	replCaughtUp(t, 10*time.Second, m, r)
+	replSameData(t, 5*time.Second, m, r)
+	if v := r.do("SET", "x", "y"); v.Type != '-' || !strings.HasPrefix(string(v.Str), "READONLY") {
+		t.Fatalf("write on replica: %v", v)
+	}
+	// Cut the link from the replica side; it resumes with +CONTINUE.
+	before := m.infoInt("stats", "sync_partial_ok")
+	r.ok("CLIENT", "KILL", "TYPE", "master")
+	for i := 0; i < 20; i++ {
+		m.ok("SET", fmt.Sprint("after-kill-", i), "v")
+	}
+	testutil.Eventually(t, 10*time.Second, "partial resync", func() bool {
+		return m.infoInt("stats", "sync_partial_ok") > before
+	})
+	replWriteLoad(t, m, "post")
+	replCaughtUp(t, 10*time.Second, m, r)
+	replSameData(t, 5*time.Second, m, r)
+	if n := m.infoInt("stats", "sync_full"); n != 1 {
+		t.Fatalf("%s sync_full = %d after the link cut, want 1 (partial resync)", m, n)
+	}
+	replLogs(t, m, r)
+}
+
+func TestReplInteropRedisReplicaOfVigil(t *testing.T) { replInterop(t, "vigil", "redis") }
+func TestReplInteropVigilReplicaOfRedis(t *testing.T) { replInterop(t, "redis", "vigil") }
+func TestReplVigilReplicaOfVigil(t *testing.T)        { replInterop(t, "vigil", "vigil") }
+
+// replFailover: M with replicas A and B; A is promoted, B and M follow it
+// and both continue partially.
+func replFailover(t *testing.T, mk, ak, bk string) {
+	if mk == "redis" || ak == "redis" || bk == "redis" {
+		replNeedRedis(t)
+	}
+	m := replStart(t, mk, testutil.StartOptions{})
+	a := replStart(t, ak, testutil.StartOptions{Args: []string{"--replicaof", "127.0.0.1", strconv.Itoa(m.p.Port)}})
+	b := replStart(t, bk, testutil.StartOptions{Args: []string{"--replicaof", "127.0.0.1", strconv.Itoa(m.p.Port)}})
+	replWriteLoad(t, m, "m")
+	replCaughtUp(t, 10*time.Second, m, a, b)
+	a.ok("REPLICAOF", "NO", "ONE")
+	b.replicaOf(a.p.Port)
+	m.replicaOf(a.p.Port)
+	testutil.Eventually(t, 10*time.Second, "both to continue partially from the new master", func() bool {
+		return a.infoInt("stats", "sync_partial_ok") == 2
+	})
+	if n := a.infoInt("stats", "sync_full"); n != 0 {
+		replLogs(t, m, a, b)
+		t.Fatalf("new master %s did %d full syncs", a, n)
+	}
+	replWriteLoad(t, a, "a")
+	replCaughtUp(t, 10*time.Second, a, m, b)
+	replSameData(t, 5*time.Second, a, b)
+	replSameData(t, 5*time.Second, a, m)
+	// Nothing written before the switch was lost.
+	for _, n := range []*rnode{m, a, b} {
+		if v := n.ok("GET", "m:s"); string(v.Str) != "v0-tail" {
+			t.Fatalf("%s GET m:s = %v", n, v)
+		}
+	}
+	replLogs(t, m, a, b)
+}
+
+func TestReplFailoverVigil(t *testing.T) { replFailover(t, "vigil", "vigil", "vigil") }
+func TestReplFailoverMixed(t *testing.T) { replFailover(t, "redis", "vigil", "redis") }
+
+// replProxied starts a vigil master and a vigil replica linked through a
+// proxy.
+func replProxied(t *testing.T, margs, rargs []string) (*rnode, *rnode, *tcpProxy) {
+	m := replStart(t, "vigil", testutil.StartOptions{Args: margs})
+	px := newTCPProxy(t, m.p.Addr)
+	r := replStart(t, "vigil", testutil.StartOptions{Args: append([]string{"--replicaof", "127.0.0.1", strconv.Itoa(px.Port)}, rargs...)})
+	m.ok("DEBUG", "POPULATE", "1000")
+	replCaughtUp(t, 10*time.Second, m, r)
+	return m, r, px
+}
+
+func TestReplFaultLinkCut(t *testing.T) {
+	m, r, px := replProxied(t, nil, nil)
+	px.Cut()
+	for i := 0; i < 100; i++ {
+		m.ok("SET", fmt.Sprint("cut", i), "v")
+	}
+	replCaughtUp(t, 10*time.Second, m, r)
+	if m.infoInt("stats", "sync_partial_ok") != 1 || m.infoInt("stats", "sync_full") != 1 {
+		replLogs(t, m, r)
+		t.Fatalf("want one full and one partial sync: %v", m.info("stats"))
+	}
+	replSameData(t, 5*time.Second, m, r)
+}
+
+func TestReplFaultStallTimeout(t *testing.T) {
+	m, r, px := replProxied(t, []string{"--repl-timeout", "2"}, []string{"--repl-timeout", "2"})
+	px.Pause()
+	start := time.Now()
+	m.ok("SET", "during-stall", "v")
+	testutil.Eventually(t, 8*time.Second, "the replica to notice the stalled link", func() bool {
+		return r.info("replication")["master_link_status"] == "down"
+	})
+	if d := time.Since(start); d < 1500*time.Millisecond {
+		t.Fatalf("link declared down after %v, before repl-timeout", d)
+	}
+	px.Resume()
+	replCaughtUp(t, 10*time.Second, m, r)
+	if v := r.ok("GET", "during-stall"); string(v.Str) != "v" {
+		t.Fatalf("replica lost a write: %v", v)
+	}
+	if m.infoInt("stats", "sync_full") != 1 || m.infoInt("stats", "sync_partial_ok") < 1 {
+		replLogs(t, m, r)
+		t.Fatalf("want a partial resync after the stall: %v", m.info("stats"))
+	}
+	replSameData(t, 5*time.Second, m, r)
+}
+
+func TestReplFaultBacklogOverflow(t *testing.T) {
+	m, r, px := replProxied(t, []string{"--repl-backlog-size", "16kb"}, nil)
+	px.Pause()
+	val := strings.Repeat("x", 1024)
+	for i := 0; i < 40; i++ {
+		m.ok("SET", fmt.Sprint("big", i), val)
+	}
+	px.Cut()
+	px.Resume()
+	replCaughtUp(t, 10*time.Second, m, r)
+	if m.infoInt("stats", "sync_full") != 2 {
+		replLogs(t, m, r)
+		t.Fatalf("want a second full sync after the backlog overflowed: %v", m.info("stats"))
+	}
+	replSameData(t, 5*time.Second, m, r)
+}
+
+// TestReplFaultReplicaRestart: a replica restarted from its own RDB
+// continues partially thanks to the repl-id/repl-offset aux fields.
+func TestReplFaultReplicaRestart(t *testing.T) {
+	for _, mk := range []string{"vigil", "redis"} {
+		t.Run("master-"+mk, func(t *testing.T) {
+			if mk == "redis" {
+				replNeedRedis(t)
+			}
+			m := replStart(t, mk, testutil.StartOptions{})
+			dir := t.TempDir()
+			rargs := []string{"--replicaof", "127.0.0.1", strconv.Itoa(m.p.Port)}
+			r := replStart(t, "vigil", testutil.StartOptions{Dir: dir, Args: rargs})
+			m.ok("DEBUG", "POPULATE", "500")
+			replCaughtUp(t, 10*time.Second, m, r)
+			r.ok("SAVE")
+			r.p.Kill()
+			for i := 0; i < 50; i++ {
+				m.ok("SET", fmt.Sprint("while-down", i), "v")
+			}
+			r2 := replStart(t, "vigil", testutil.StartOptions{Dir: dir, Args: rargs})
+			replCaughtUp(t, 10*time.Second, m, r2)
+			if m.infoInt("stats", "sync_full") != 1 || m.infoInt("stats", "sync_partial_ok") != 1 {
+				replLogs(t, m, r2)
+				t.Fatalf("want a partial resync after the restart: %v", m.info("stats"))
+			}
+			replSameData(t, 5*time.Second, m, r2)
+		})
+	}
+}
+
+func TestReplWaitAndMinReplicas(t *testing.T) {
+	m := replStart(t, "vigil", testutil.StartOptions{Args: []string{"--min-replicas-max-lag", "3"}})
+	r := replStart(t, "vigil", testutil.StartOptions{Args: []string{"--replicaof", "127.0.0.1", strconv.Itoa(m.p.Port)}})
+	replCaughtUp(t, 10*time.Second, m, r)
+	m.ok("SET", "w", "1")
+	if v := m.ok("WAIT", "1", "2000"); v.Int != 1 {
+		t.Fatalf("WAIT 1 = %v", v)
+	}
+	if v := m.ok("WAIT", "0", "0"); v.Int != 1 {
+		t.Fatalf("WAIT 0 0 = %v", v)
+	}
+	start := time.Now()
+	if v := m.ok("WAIT", "2", "300"); v.Int != 1 {
+		t.Fatalf("WAIT 2 300 = %v", v)
+	}
+	if d := time.Since(start); d < 250*time.Millisecond || d > 2*time.Second {
+		t.Fatalf("WAIT 2 300 took %v", d)
+	}
+	if v := r.do("WAIT", "1", "10"); v.Type != '-' {
+		t.Fatalf("WAIT on a replica: %v", v)
+	}
+	if v := r.do("SET", "x", "y"); v.Type != '-' || !strings.HasPrefix(string(v.Str), "READONLY ") {
+		t.Fatalf("SET on a read-only replica: %v", v)
+	}
+	// ROLE on both sides.
+	role := m.ok("ROLE")
+	if len(role.Elems) != 3 || string(role.Elems[0].Str) != "master" || len(role.Elems[2].Elems) != 1 ||
+		string(role.Elems[2].Elems[0].Elems[1].Str) != strconv.Itoa(r.p.Port) {
+		t.Fatalf("master ROLE: %v", role)
+	}
+	rr := r.ok("ROLE")
+	if len(rr.Elems) != 5 || string(rr.Elems[0].Str) != "slave" || rr.Elems[2].Int != int64(m.p.Port) || string(rr.Elems[3].Str) != "connected" {
+		t.Fatalf("replica ROLE: %v", rr)
+	}
+	// min-replicas-to-write: fine with the replica, refused once it's gone.
+	m.ok("CONFIG", "SET", "min-replicas-to-write", "1")
+	m.ok("SET", "w", "2")
+	r.p.Kill()
+	testutil.Eventually(t, 10*time.Second, "-NOREPLICAS once the replica is gone", func() bool {
+		v := m.do("SET", "w", "3")
+		return v.Type == '-' && strings.HasPrefix(string(v.Str), "NOREPLICAS ")
+	})
+	m.ok("CONFIG", "SET", "min-replicas-to-write", "0")
+	start = time.Now()
+	if v := m.ok("WAIT", "1", "200"); v.Int != 0 {
+		t.Fatalf("WAIT with no replica = %v", v)
+	}
+	if d := time.Since(start); d < 150*time.Millisecond {
+		t.Fatalf("WAIT 1 200 returned after %v", d)
+	}
+}
+
+// TestReplRedisCLI: redis-cli --rdb (SYNC) gives a file redis-check-rdb
+// accepts; redis-cli --replica shows the stream, blocking pops as LPOP.
+func TestReplRedisCLI(t *testing.T) {
+	replNeedRedis(t)
+	check := testutil.RequireTool(t, "redis-check-rdb")
+	cli := testutil.RequireTool(t, "redis-cli")
+	m := replStart(t, "vigil", testutil.StartOptions{})
+	m.ok("DEBUG", "POPULATE", "300")
+	m.ok("RPUSH", "l", "a", "b")
+	m.ok("HSET", "h", "f", "v")
+	m.ok("ZADD", "z", "1", "m")
+	m.ok("SADD", "s", "1", "x")
+	rdb := filepath.Join(t.TempDir(), "dump.rdb")
+	out, err := exec.Command(cli, "-p", strconv.Itoa(m.p.Port), "--rdb", rdb).CombinedOutput()
+	if err != nil {
+		t.Fatalf("redis-cli --rdb: %v\n%s", err, out)
+	}
+	out, err = exec.Command(check, rdb).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "RDB looks OK") {
+		t.Fatalf("redis-check-rdb: %v\n%s", err, out)
+	}
+
+	cmd := exec.Command(cli, "-p", strconv.Itoa(m.p.Port), "--replica")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	expect := func(what string, match func(string) bool) {
+		t.Helper()
+		timeout := time.After(10 * time.Second)
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatalf("redis-cli --replica ended before %s", what)
+				}
+				if match(strings.ToLower(l)) {
+					return
+				}
+			case <-timeout:
+				t.Fatalf("redis-cli --replica: no %s", what)
+			}
+		}
+	}
+	expect("SYNC done", func(l string) bool { return strings.Contains(l, "sync done") })
+	m.ok("SET", "streamed", "1")
+	expect("the SET", func(l string) bool { return l == `"set","streamed","1"` })
+	bc := testutil.MustDial(t, m.p.Addr)
+	bc.Send("BLPOP", "bq", "10")
+	testutil.Eventually(t, 5*time.Second, "BLPOP to block", func() bool { return m.infoInt("clients", "blocked_clients") >= 1 })
+	m.ok("RPUSH", "bq", "v1", "v2")
+	if v, err := bc.Read(); err != nil || len(v.Elems) != 2 {
+		t.Fatalf("BLPOP: %v %v", v, err)
+	}
+	expect("the RPUSH", func(l string) bool { return l == `"rpush","bq","v1","v2"` })
+	expect("BLPOP propagated as LPOP", func(l string) bool {
+		if strings.Contains(l, "blpop") {
+			t.Fatalf("BLPOP propagated verbatim: %s", l)
+		}
+		return l == `"lpop","bq"`
+	})
+}
