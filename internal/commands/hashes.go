@@ -99,6 +99,13 @@ func hsetCommand(c *Ctx) {
 			}
 		}
 	}
+	if h.IsCompact() {
+		need := 0
+		for _, a := range c.Args[2:] {
+			need += len(a) + 1
+		}
+		h.Reserve(need)
+	}
 	created := int64(0)
 	for i := 2; i < len(c.Args); i += 2 {
 		if h.SetLimits(c.Args[i], c.Args[i+1], maxE, maxV) {
@@ -451,9 +458,7 @@ func hrandfieldWithCount(c *Ctx, l int64, withValues bool) {
 	// CASE 1: negative count (repetitions allowed) or a single element.
 	if !uniq || count == 1 {
 		header(count)
-		for ; count > 0; count-- {
-			pair(h.Random(c.KS.Rnd.Uint64N))
-		}
+		h.RandomN(count, c.KS.Rnd.Uint64N, pair)
 		return
 	}
 	// CASE 2: the whole hash, in its order.

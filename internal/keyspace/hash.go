@@ -21,8 +21,9 @@ import (
 // storage: callers must not modify them, and must copy them before the
 // hash is mutated if they keep them.
 type Hash struct {
-	lp []byte           // compact form (nil when ht != nil or empty)
-	n  int32            // pairs in lp
+	// lp is the compact form: nil when empty (or when ht is set), else a
+	// 2-byte little-endian pair count followed by the strings.
+	lp []byte
 	ht *strTable[string] // hashtable form
 }
 
@@ -34,21 +35,35 @@ var (
 	DefaultSetMaxIntsetEntries    = 512
 )
 
+// hashLPMaxCount bounds the compact form's pair count (its header is 16 bits).
+const hashLPMaxCount = 65535
+
+const lpHdr = 2
+
 // NewHash returns an empty compact hash.
 func NewHash() *Hash { return &Hash{} }
+
+func (h *Hash) lpCount() int {
+	if len(h.lp) < lpHdr {
+		return 0
+	}
+	return int(binary.LittleEndian.Uint16(h.lp))
+}
+
+func (h *Hash) setLPCount(n int) { binary.LittleEndian.PutUint16(h.lp, uint16(n)) }
 
 // Len implements Collection.
 func (h *Hash) Len() int {
 	if h.ht != nil {
 		return h.ht.len()
 	}
-	return int(h.n)
+	return h.lpCount()
 }
 
 // MemUsage implements Collection.
 func (h *Hash) MemUsage() int64 {
 	if h.ht == nil {
-		return 48 + int64(cap(h.lp))
+		return 32 + int64(cap(h.lp))
 	}
 	var n int64 = 64 + 8*int64(h.ht.buckets())
 	h.ht.each(func(nd *htNode[string]) bool {
@@ -60,7 +75,7 @@ func (h *Hash) MemUsage() int64 {
 
 // Clone implements Collection.
 func (h *Hash) Clone() Collection {
-	nh := &Hash{n: h.n}
+	nh := &Hash{}
 	if h.ht != nil {
 		nh.ht = h.ht.clone()
 	} else if h.lp != nil {
@@ -92,7 +107,7 @@ func lpNext(lp []byte, off int) ([]byte, int) {
 // its value, and the offset after the pair; start < 0 when absent.
 func (h *Hash) lpFind(field []byte) (start, voff, end int) {
 	lp := h.lp
-	for off := 0; off < len(lp); {
+	for off := lpHdr; off < len(lp); {
 		f, next := lpNext(lp, off)
 		_, vend := lpNext(lp, next)
 		if bytes.Equal(f, field) {
@@ -106,6 +121,36 @@ func (h *Hash) lpFind(field []byte) (start, voff, end int) {
 func lpAppend(lp []byte, s []byte) []byte {
 	lp = binary.AppendUvarint(lp, uint64(len(s)))
 	return append(lp, s...)
+}
+
+func lpStrSize(s []byte) int {
+	n := 1
+	for l := len(s); l >= 0x80; l >>= 7 {
+		n++
+	}
+	return n + len(s)
+}
+
+// grow makes room for need more bytes in the compact form, allocating
+// exactly (no doubling: small hashes are the bulk of memory).
+func (h *Hash) grow(need int) {
+	if cap(h.lp)-len(h.lp) >= need {
+		return
+	}
+	nb := make([]byte, len(h.lp), len(h.lp)+need)
+	copy(nb, h.lp)
+	h.lp = nb
+}
+
+// Reserve makes room for adding pairs totalling about n bytes of fields
+// and values (HSET with many pairs allocates once).
+func (h *Hash) Reserve(n int) {
+	if h.ht == nil {
+		if h.lp == nil {
+			n += lpHdr
+		}
+		h.grow(n)
+	}
 }
 
 // Get returns the value of field.
@@ -163,7 +208,8 @@ func (h *Hash) SetLimits(field, value []byte, maxEntries, maxValue int) bool {
 		if newLen != oldLen {
 			tail := len(h.lp) - end
 			if newLen > oldLen {
-				h.lp = append(h.lp, make([]byte, newLen-oldLen)...)
+				h.grow(newLen - oldLen)
+				h.lp = h.lp[:len(h.lp)+newLen-oldLen]
 			}
 			copy(h.lp[voff+newLen:], h.lp[end:end+tail])
 			h.lp = h.lp[:voff+newLen+tail]
@@ -172,13 +218,25 @@ func (h *Hash) SetLimits(field, value []byte, maxEntries, maxValue int) bool {
 		copy(h.lp[voff+hdr:], value)
 		return false
 	}
+	n := h.lpCount()
+	if n >= hashLPMaxCount {
+		h.convert()
+		nd, _ := h.ht.insert(b2s(field))
+		nd.val = string(value)
+		return true
+	}
+	need := lpStrSize(field) + lpStrSize(value)
 	if h.lp == nil {
-		h.lp = make([]byte, 0, 2+len(field)+len(value)+8)
+		need += lpHdr
+	}
+	h.grow(need)
+	if len(h.lp) == 0 {
+		h.lp = h.lp[:lpHdr]
 	}
 	h.lp = lpAppend(h.lp, field)
 	h.lp = lpAppend(h.lp, value)
-	h.n++
-	if int(h.n) > maxEntries {
+	h.setLPCount(n + 1)
+	if n+1 > maxEntries {
 		h.convert()
 	}
 	return true
@@ -197,10 +255,15 @@ func (h *Hash) Delete(field []byte) bool {
 	if start < 0 {
 		return false
 	}
-	h.lp = append(h.lp[:start], h.lp[end:]...)
-	h.n--
-	if h.n == 0 {
+	n := h.lpCount() - 1
+	if n == 0 {
 		h.lp = nil
+		return true
+	}
+	h.lp = append(h.lp[:start], h.lp[end:]...)
+	h.setLPCount(n)
+	if cap(h.lp) > 2*len(h.lp)+64 {
+		h.lp = append([]byte(nil), h.lp...)
 	}
 	return true
 }
@@ -212,11 +275,11 @@ func (h *Hash) Convert(maxEntries, maxValue int) {
 	if h.ht != nil {
 		return
 	}
-	if int(h.n) > maxEntries {
+	if h.lpCount() > maxEntries {
 		h.convert()
 		return
 	}
-	for off := 0; off < len(h.lp); {
+	for off := lpHdr; off < len(h.lp); {
 		var s []byte
 		s, off = lpNext(h.lp, off)
 		if len(s) > maxValue {
@@ -234,8 +297,8 @@ func (h *Hash) ConvertToHashtable() {
 }
 
 func (h *Hash) convert() {
-	t := newStrTable[string](int(h.n))
-	for off := 0; off < len(h.lp); {
+	t := newStrTable[string](h.lpCount())
+	for off := lpHdr; off < len(h.lp); {
 		var f, v []byte
 		f, off = lpNext(h.lp, off)
 		v, off = lpNext(h.lp, off)
@@ -244,7 +307,6 @@ func (h *Hash) convert() {
 	}
 	h.ht = t
 	h.lp = nil
-	h.n = 0
 }
 
 // Each calls fn for every field and value (insertion order while compact)
@@ -254,7 +316,7 @@ func (h *Hash) Each(fn func(field, value []byte) bool) {
 		h.ht.each(func(nd *htNode[string]) bool { return fn(s2b(nd.key), s2b(nd.val)) })
 		return
 	}
-	for off := 0; off < len(h.lp); {
+	for off := lpHdr; off < len(h.lp); {
 		var f, v []byte
 		f, off = lpNext(h.lp, off)
 		v, off = lpNext(h.lp, off)
@@ -271,8 +333,11 @@ func (h *Hash) Random(rnd func(n uint64) uint64) (field, value []byte) {
 		nd := h.ht.random(rnd)
 		return s2b(nd.key), s2b(nd.val)
 	}
-	k := int(rnd(uint64(h.n)))
-	off := 0
+	return h.pairAt(int(rnd(uint64(h.lpCount()))))
+}
+
+func (h *Hash) pairAt(k int) (field, value []byte) {
+	off := lpHdr
 	for i := 0; i < k; i++ {
 		_, off = lpNext(h.lp, off)
 		_, off = lpNext(h.lp, off)
@@ -280,6 +345,29 @@ func (h *Hash) Random(rnd func(n uint64) uint64) (field, value []byte) {
 	field, off = lpNext(h.lp, off)
 	value, _ = lpNext(h.lp, off)
 	return field, value
+}
+
+// RandomN calls fn count times with a random field and value (repetitions
+// allowed), for HRANDFIELD with a negative count.
+func (h *Hash) RandomN(count uint64, rnd func(n uint64) uint64, fn func(field, value []byte)) {
+	if h.ht != nil {
+		for ; count > 0; count-- {
+			fn(h.Random(rnd))
+		}
+		return
+	}
+	n := h.lpCount()
+	offs := make([]int32, 0, n)
+	for off := lpHdr; off < len(h.lp); {
+		offs = append(offs, int32(off))
+		_, off = lpNext(h.lp, off)
+		_, off = lpNext(h.lp, off)
+	}
+	for ; count > 0; count-- {
+		f, off := lpNext(h.lp, int(offs[rnd(uint64(n))]))
+		v, _ := lpNext(h.lp, off)
+		fn(f, v)
+	}
 }
 
 // Scan visits the bucket(s) addressed by cursor and returns the next cursor

@@ -23,7 +23,16 @@ func ToRDBValue(e *keyspace.Entry) (rdb.Value, error) {
 	case keyspace.TypeSet:
 		s := e.Coll.(*keyspace.Set)
 		v := rdb.Value{Type: rdb.TypeSet, Set: make([][]byte, 0, s.Len())}
-		s.Each(func(x []byte) bool { v.Set = append(v.Set, x); return true })
+		// An intset formats its members into one reused buffer: copy them
+		// (hashtable members are stable and shared as is).
+		cp := s.IsIntset()
+		s.Each(func(x []byte) bool {
+			if cp {
+				x = append([]byte(nil), x...)
+			}
+			v.Set = append(v.Set, x)
+			return true
+		})
 		return v, nil
 	case keyspace.TypeZSet:
 		z := e.Coll.(*keyspace.ZSet)
