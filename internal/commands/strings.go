@@ -180,8 +180,22 @@ func setGeneric(c *Ctx, flags int, key, val []byte, expireAt int64, hasExpire bo
 	if flags&setGet != 0 && old != nil {
 		oldVal = old.Str
 	}
-	e := keyspace.NewStringEntry(k, append([]byte(nil), val...))
-	c.DB.Set(e, flags&setKeepTTL != 0)
+	var e *keyspace.Entry
+	if flags&setGet == 0 && old != nil && old.Type == keyspace.TypeString && cap(old.Str) >= len(val) && cap(old.Str) <= 2*len(val)+64 {
+		// Overwrite in place: the hot path of SET on an existing key, with
+		// no allocation. LookupWrite already gave us a private copy if a
+		// snapshot had captured the entry.
+		e = old
+		e.Str = append(e.Str[:0], val...)
+		e.Coll = nil
+		if flags&setKeepTTL == 0 && e.Expire() != 0 {
+			c.DB.SetExpire(e, 0)
+		}
+		c.DB.Touch(e)
+	} else {
+		e = keyspace.NewStringEntry(k, append([]byte(nil), val...))
+		c.DB.Set(e, flags&setKeepTTL != 0)
+	}
 	c.Modified(key)
 	c.Notify(NotifyString, "set", key)
 	if hasExpire {

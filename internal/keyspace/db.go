@@ -55,18 +55,33 @@ type Collection interface {
 }
 
 // Entry is one key. Strings keep their bytes in Str; other types in Coll.
+//
+// Its size is the per-key overhead (80 bytes, one Go size class), so flags
+// live in the top byte of LRU instead of fields of their own.
 type Entry struct {
 	key    string
 	next   *Entry // hash chain in Dict
 	Str    []byte
 	Coll   Collection
-	expire int64  // absolute unix ms; 0 = no TTL
-	expIdx int32  // position in DB.expires, -1 when none
-	LRU    uint32 // LRU clock (seconds, 24 bits) or LFU (16-bit minutes | 8-bit counter)
-	Type   Type
-	// Version is bumped on every logical modification; snapshots and WATCH use it.
-	Version uint64
+	expire int64 // absolute unix ms; 0 = no TTL
+	// LRU: low 24 bits are the LRU clock (seconds) or the LFU stamp
+	// (16-bit minutes | 8-bit counter); the top byte holds entry flags.
+	LRU  uint32
+	Type Type
 }
+
+// Flags kept in the top byte of Entry.LRU.
+const (
+	lruMask       = 1<<24 - 1
+	flagFrozen    = 1 << 24 // captured by an active snapshot: copy before writing
+	flagInExpires = 1 << 25 // present in DB.expires (maybe stale)
+)
+
+// Clock returns the 24-bit LRU/LFU stamp without flags.
+func (e *Entry) Clock() uint32 { return e.LRU & lruMask }
+
+// setClock stores a stamp keeping the flags.
+func (e *Entry) setClock(v uint32) { e.LRU = e.LRU&^lruMask | v&lruMask }
 
 // Key returns the entry's key.
 func (e *Entry) Key() string { return e.key }
@@ -76,19 +91,24 @@ func (e *Entry) Expire() int64 { return e.expire }
 
 // NewStringEntry builds a detached string entry.
 func NewStringEntry(key string, val []byte) *Entry {
-	return &Entry{key: key, Str: val, Type: TypeString, expIdx: -1}
+	return &Entry{key: key, Str: val, Type: TypeString}
 }
 
 // NewEntry builds a detached entry holding a collection.
 func NewEntry(key string, t Type, c Collection) *Entry {
-	return &Entry{key: key, Coll: c, Type: t, expIdx: -1}
+	return &Entry{key: key, Coll: c, Type: t}
 }
 
 // DB is one numbered database.
 type DB struct {
 	ID      int
 	dict    *Dict
-	expires []*Entry // keys with a TTL, for O(1) random sampling by active expiry
+	// expires lists entries that have (or had) a TTL, for O(1) random
+	// sampling by active expiry. Entries whose TTL was removed or that left
+	// the table are dropped lazily when sampled (or compacted), which saves
+	// a per-entry index; nTTL is the exact count of live keys with a TTL.
+	expires []*Entry
+	nTTL    int
 	// AvgTTL is an estimate for INFO keyspace, maintained by active expiry.
 	AvgTTL int64
 	ks     *Keyspace
@@ -115,12 +135,13 @@ type Keyspace struct {
 	ExpiredKeys  int64
 	KeyspaceHits int64
 	KeyspaceMiss int64
-	versionSeq   uint64
 	// Evict configures access stamps for LRU/LFU eviction.
 	Evict EvictionMode
 	// Active snapshots (see snapshot.go).
 	snapshots int
-	snapSeq   uint64
+	// Entries frozen by snapshots released while another was still active:
+	// their flags are cleared when the last one ends.
+	pendingThaw [][]SnapEntry
 }
 
 // New creates n databases.
@@ -136,14 +157,12 @@ func New(n int) *Keyspace {
 
 func (ks *Keyspace) rnd(n uint64) uint64 { return ks.Rnd.Uint64N(n) }
 
-// NextVersion returns a fresh modification stamp.
-func (ks *Keyspace) NextVersion() uint64 { ks.versionSeq++; return ks.versionSeq }
 
 // Len returns the number of keys (including logically expired ones not yet reclaimed).
 func (db *DB) Len() int { return db.dict.Len() }
 
 // ExpiresLen is the number of keys with a TTL.
-func (db *DB) ExpiresLen() int { return len(db.expires) }
+func (db *DB) ExpiresLen() int { return db.nTTL }
 
 // Dict exposes the table for SCAN and snapshotting.
 func (db *DB) Dict() *Dict { return db.dict }
@@ -212,18 +231,14 @@ func (db *DB) Raw(key string) *Entry { return db.dict.Get(key) }
 // keepTTL) its TTL. It returns the replaced entry, if any.
 func (db *DB) Set(e *Entry, keepTTL bool) *Entry {
 	db.ks.stampNew(e)
-	e.Version = db.ks.NextVersion()
 	old := db.dict.Get(e.key)
 	if old != nil {
 		db.dict.Replace(old, e)
-		if old.expIdx >= 0 {
+		if old.expire != 0 {
+			at := old.expire
+			db.dropTTL(old)
 			if keepTTL && !expired(old, db.ks.Now()) {
-				e.expire = old.expire
-				e.expIdx = old.expIdx
-				db.expires[e.expIdx] = e
-				old.expIdx = -1
-			} else {
-				db.removeExpire(old)
+				db.SetExpire(e, at)
 			}
 		}
 		if db.ks.OnDelete != nil {
@@ -231,7 +246,6 @@ func (db *DB) Set(e *Entry, keepTTL bool) *Entry {
 		}
 		return old
 	}
-	e.expIdx = -1
 	db.dict.Add(e)
 	return nil
 }
@@ -239,8 +253,6 @@ func (db *DB) Set(e *Entry, keepTTL bool) *Entry {
 // Add stores a new key that the caller knows is absent.
 func (db *DB) Add(e *Entry) {
 	db.ks.stampNew(e)
-	e.Version = db.ks.NextVersion()
-	e.expIdx = -1
 	db.dict.Add(e)
 }
 
@@ -259,8 +271,8 @@ func (db *DB) remove(key string) *Entry {
 	if e == nil {
 		return nil
 	}
-	if e.expIdx >= 0 {
-		db.removeExpire(e)
+	if e.expire != 0 {
+		db.dropTTL(e)
 	}
 	if db.ks.OnDelete != nil {
 		db.ks.OnDelete(db, e)
@@ -271,43 +283,82 @@ func (db *DB) remove(key string) *Entry {
 // Remove deletes the entry of key unconditionally (even when expired) and returns it.
 func (db *DB) Remove(key string) *Entry { return db.remove(key) }
 
-func (db *DB) removeExpire(e *Entry) {
-	i := e.expIdx
-	last := len(db.expires) - 1
-	if int(i) != last {
-		db.expires[i] = db.expires[last]
-		db.expires[i].expIdx = i
+// dropTTL forgets e's TTL; its slot in expires goes stale and is reclaimed
+// when sampled. (A snapshot keeps its own copy of the expiry.)
+func (db *DB) dropTTL(e *Entry) {
+	if e.expire != 0 {
+		e.expire = 0
+		db.nTTL--
 	}
-	db.expires[last] = nil
-	db.expires = db.expires[:last]
-	e.expIdx = -1
-	e.expire = 0
 }
 
-// SetExpire sets the absolute expiry (unix ms) of a present entry; 0 removes it.
-//
-// e must be the live entry (from LookupWrite when a snapshot may be active).
+// SetExpire sets the absolute expiry (unix ms) of a live entry; 0 removes it.
 func (db *DB) SetExpire(e *Entry, at int64) {
 	if at == 0 {
-		if e.expIdx >= 0 {
-			db.removeExpire(e)
-		}
+		db.dropTTL(e)
 		return
 	}
+	if e.expire == 0 {
+		db.nTTL++
+	}
 	e.expire = at
-	if e.expIdx < 0 {
-		e.expIdx = int32(len(db.expires))
+	if e.LRU&flagInExpires == 0 {
+		e.LRU |= flagInExpires
 		db.expires = append(db.expires, e)
 	}
 }
 
+// sampleTTL returns a random live entry with a TTL, reclaiming stale slots
+// it draws on the way; nil when there is none.
+func (db *DB) sampleTTL() *Entry {
+	for len(db.expires) > 0 {
+		i := db.ks.rnd(uint64(len(db.expires)))
+		e := db.expires[i]
+		if e.expire != 0 && db.dict.Get(e.key) == e {
+			return e
+		}
+		// Stale: TTL removed or the entry left the table.
+		last := len(db.expires) - 1
+		db.expires[i] = db.expires[last]
+		db.expires[last] = nil
+		db.expires = db.expires[:last]
+		if e.expire == 0 {
+			e.LRU &^= flagInExpires
+		}
+	}
+	return nil
+}
+
+// compactExpires drops stale slots when they dominate (cron).
+func (db *DB) compactExpires() {
+	if len(db.expires) <= 2*db.nTTL+64 {
+		return
+	}
+	out := db.expires[:0]
+	for _, e := range db.expires {
+		if e.expire != 0 && db.dict.Get(e.key) == e {
+			out = append(out, e)
+		} else if e.expire == 0 {
+			e.LRU &^= flagInExpires
+		}
+	}
+	for i := len(out); i < len(db.expires); i++ {
+		db.expires[i] = nil
+	}
+	db.expires = out
+}
+
 // Touch marks e modified (bumps its version).
-func (db *DB) Touch(e *Entry) { e.Version = db.ks.NextVersion() }
+//
+// Modification tracking for WATCH happens in the commands layer and
+// snapshots freeze entries by flag, so this is only a marker for readers.
+func (db *DB) Touch(e *Entry) {}
 
 // Flush removes every key.
 func (db *DB) Flush() {
 	db.dict = NewDict()
 	db.expires = nil
+	db.nTTL = 0
 	db.AvgTTL = 0
 }
 
@@ -340,32 +391,30 @@ func (db *DB) RandomKey() *Entry {
 func (db *DB) SampleAny() *Entry { return db.dict.Random(db.ks.rnd) }
 
 // SampleVolatile returns a random entry with a TTL, or nil.
-func (db *DB) SampleVolatile() *Entry {
-	if len(db.expires) == 0 {
-		return nil
-	}
-	return db.expires[db.ks.rnd(uint64(len(db.expires)))]
-}
+func (db *DB) SampleVolatile() *Entry { return db.sampleTTL() }
 
 // ActiveExpire samples keys with a TTL and removes the expired ones, repeating
 // while more than 10% of a sample was expired (Redis's adaptive algorithm),
 // bounded by maxWork samples. It returns how many keys it removed.
 func (db *DB) ActiveExpire(maxWork int) int {
+	db.compactExpires()
 	if db.ks.NoExpireDelete {
 		return 0
 	}
 	removed := 0
 	now := db.ks.Now()
-	for maxWork > 0 && len(db.expires) > 0 {
+	for maxWork > 0 && db.nTTL > 0 {
 		sample := 20
-		if sample > len(db.expires) {
-			sample = len(db.expires)
+		if sample > db.nTTL {
+			sample = db.nTTL
 		}
 		hit := 0
-		var ttlSum int64
-		var ttlN int64
-		for i := 0; i < sample && len(db.expires) > 0; i++ {
-			e := db.expires[db.ks.rnd(uint64(len(db.expires)))]
+		var ttlSum, ttlN int64
+		for i := 0; i < sample; i++ {
+			e := db.sampleTTL()
+			if e == nil {
+				break
+			}
 			if expired(e, now) {
 				db.expireEntry(e)
 				hit++
@@ -404,8 +453,8 @@ func (db *DB) Rename(src string, dst string) *Entry {
 	}
 	ne.key = dst
 	ne.next = nil
-	ne.expIdx = -1
 	ne.expire = 0
+	ne.LRU &^= flagFrozen | flagInExpires
 	db.Add(&ne)
 	if exp != 0 {
 		db.SetExpire(&ne, exp)
@@ -422,8 +471,8 @@ func (db *DB) MoveTo(e *Entry, dst *DB) *Entry {
 		ne = *e.Clone(e.key)
 	}
 	ne.next = nil
-	ne.expIdx = -1
 	ne.expire = 0
+	ne.LRU &^= flagFrozen | flagInExpires
 	dst.Add(&ne)
 	if exp != 0 {
 		dst.SetExpire(&ne, exp)
@@ -436,12 +485,13 @@ func (ks *Keyspace) Swap(a, b int) {
 	da, dbb := ks.DBs[a], ks.DBs[b]
 	da.dict, dbb.dict = dbb.dict, da.dict
 	da.expires, dbb.expires = dbb.expires, da.expires
+	da.nTTL, dbb.nTTL = dbb.nTTL, da.nTTL
 	da.AvgTTL, dbb.AvgTTL = dbb.AvgTTL, da.AvgTTL
 }
 
 // Clone copies an entry's value into a detached entry with a new key.
 func (e *Entry) Clone(key string) *Entry {
-	ne := &Entry{key: key, Type: e.Type, expIdx: -1}
+	ne := &Entry{key: key, Type: e.Type}
 	if e.Type == TypeString {
 		ne.Str = append([]byte(nil), e.Str...)
 	} else if e.Coll != nil {

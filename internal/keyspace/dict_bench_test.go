@@ -56,7 +56,7 @@ func BenchmarkDictGet(b *testing.B) {
 	keys := make([]string, 100000)
 	for i := range keys {
 		keys[i] = fmt.Sprintf("key:%012d", i)
-		d.Add(&Entry{key: keys[i], expIdx: -1})
+		d.Add(&Entry{key: keys[i]})
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

@@ -65,11 +65,17 @@ func (h *Hash) MemUsage() int64 {
 	if h.ht == nil {
 		return 32 + int64(cap(h.lp))
 	}
-	var n int64 = 64 + 8*int64(h.ht.buckets())
+	// Like MEMORY USAGE's sampling: extrapolate from the first elements.
+	var sum, seen int64
 	h.ht.each(func(nd *htNode[string]) bool {
-		n += 48 + int64(len(nd.key)+len(nd.val))
-		return true
+		sum += 48 + int64(len(nd.key)+len(nd.val))
+		seen++
+		return seen < 64
 	})
+	n := int64(64 + 8*h.ht.buckets())
+	if seen > 0 {
+		n += sum * int64(h.ht.len()) / seen
+	}
 	return n
 }
 

@@ -21,10 +21,10 @@ type EvictionMode struct {
 
 func (ks *Keyspace) stampNew(e *Entry) {
 	if ks.Evict.LFU {
-		e.LRU = (ks.minutes() << 8) | LFUInit
+		e.setClock((ks.minutes() << 8) | LFUInit)
 		return
 	}
-	e.LRU = ks.LRUClock()
+	e.setClock(ks.LRUClock())
 }
 
 func (ks *Keyspace) minutes() uint32 {
@@ -37,7 +37,7 @@ func (ks *Keyspace) minutes() uint32 {
 // stampAccess records an access to e.
 func (ks *Keyspace) stampAccess(e *Entry) {
 	if !ks.Evict.LFU {
-		e.LRU = ks.LRUClock()
+		e.setClock(ks.LRUClock())
 		return
 	}
 	c := ks.LFUDecayed(e)
@@ -52,7 +52,7 @@ func (ks *Keyspace) stampAccess(e *Entry) {
 			c++
 		}
 	}
-	e.LRU = (ks.minutes() << 8) | uint32(c)
+	e.setClock((ks.minutes() << 8) | uint32(c))
 }
 
 // LFUDecayed returns e's counter after applying the decay since its last
@@ -62,7 +62,7 @@ func (ks *Keyspace) LFUDecayed(e *Entry) uint8 {
 	if ks.Evict.DecayTime <= 0 {
 		return c
 	}
-	last := (e.LRU >> 8) & 0xffff
+	last := (e.Clock() >> 8) & 0xffff
 	now := ks.minutes()
 	var elapsed uint32
 	if now >= last {

@@ -14,7 +14,7 @@ import (
 // storage (or a scratch buffer for intsets): callers must not modify them
 // and must copy them if they keep them past the next call.
 type Set struct {
-	is []int64            // intset form, sorted (when ht == nil)
+	is []int64             // intset form, sorted (when ht == nil)
 	ht *strTable[struct{}] // hashtable form
 }
 
@@ -37,11 +37,16 @@ func (s *Set) MemUsage() int64 {
 	if s.ht == nil {
 		return 32 + 8*int64(cap(s.is))
 	}
-	var n int64 = 48 + 8*int64(s.ht.buckets())
+	var sum, seen int64
 	s.ht.each(func(nd *htNode[struct{}]) bool {
-		n += 32 + int64(len(nd.key))
-		return true
+		sum += 32 + int64(len(nd.key))
+		seen++
+		return seen < 64
 	})
+	n := int64(48 + 8*s.ht.buckets())
+	if seen > 0 {
+		n += sum * int64(s.ht.len()) / seen
+	}
 	return n
 }
 

@@ -5,23 +5,23 @@ package keyspace
 // Redis forks and lets the kernel copy pages on write. Go can't fork safely,
 // so vigil copies on write per entry instead:
 //
-//   - BeginSnapshot (under the keyspace lock) records the current version
-//     stamp S and captures, per database, the list of live entries with their
-//     expiry. That walk is the only stop-the-world part: a few ms per million
-//     keys, and no value is copied.
-//   - From then on, every entry with Version <= S is frozen: a command that
-//     wants to modify one in place gets it through DB.LookupWrite, which
-//     first replaces it in the table with a deep copy (new version) and hands
-//     out the copy. Set/Delete replace or unlink the pointer and never touch
-//     the old object. So the saver can read the captured entries without the
+//   - BeginSnapshot (under the keyspace lock) captures, per database, the
+//     list of live entries with their expiry, and marks each captured entry
+//     frozen (a flag bit in Entry.LRU). That walk is the only stop-the-world
+//     part: a few ms per million keys, and no value is copied.
+//   - From then on a frozen entry is never modified in place: a command that
+//     wants to change one gets it through DB.LookupWrite, which first
+//     replaces it in the table with a deep copy and hands out the copy.
+//     Set/Delete replace or unlink the pointer and never touch the old
+//     object's value. So the saver can read the captured entries without the
 //     lock while clients keep writing, and only entries written during the
 //     save are duplicated (extra memory = what changed, not the dataset).
 //   - Release ends the copy-on-write window once the saver has read
-//     everything.
+//     everything, clearing the flags (after the last concurrent snapshot).
 //
-// The saver reads only Key, Type, Str, Coll of captured entries (and the
+// The saver reads only Key, Type, Str and Coll of captured entries (and the
 // expiry captured with them), never fields the live table may still update
-// (next, LRU, expIdx).
+// (next, LRU, expire).
 
 // SnapEntry is one captured key.
 type SnapEntry struct {
@@ -32,7 +32,6 @@ type SnapEntry struct {
 // Snapshot is a consistent, immutable view of the keyspace.
 type Snapshot struct {
 	ks   *Keyspace
-	Seq  uint64
 	DBs  [][]SnapEntry // per database id
 	done bool
 }
@@ -41,25 +40,20 @@ type Snapshot struct {
 // left out.
 func (ks *Keyspace) BeginSnapshot() *Snapshot {
 	now := ks.Now()
-	s := &Snapshot{ks: ks, Seq: ks.versionSeq, DBs: make([][]SnapEntry, len(ks.DBs))}
+	s := &Snapshot{ks: ks, DBs: make([][]SnapEntry, len(ks.DBs))}
 	for i, db := range ks.DBs {
 		list := make([]SnapEntry, 0, db.dict.Len())
 		db.dict.ForEach(func(e *Entry) bool {
 			if e.expire != 0 && e.expire <= now {
 				return true
 			}
+			e.LRU |= flagFrozen
 			list = append(list, SnapEntry{E: e, Expire: e.expire})
 			return true
 		})
 		s.DBs[i] = list
 	}
 	ks.snapshots++
-	if s.Seq > ks.snapSeq {
-		ks.snapSeq = s.Seq
-	}
-	// Entries created from now on get versions > Seq; make sure the very
-	// next stamp is strictly greater even if nothing changed.
-	ks.versionSeq++
 	return s
 }
 
@@ -69,10 +63,19 @@ func (s *Snapshot) Release() {
 		return
 	}
 	s.done = true
-	s.ks.snapshots--
-	if s.ks.snapshots == 0 {
-		s.ks.snapSeq = 0
+	ks := s.ks
+	ks.snapshots--
+	ks.pendingThaw = append(ks.pendingThaw, s.DBs...)
+	if ks.snapshots == 0 {
+		// No snapshot needs these entries frozen any more.
+		for _, list := range ks.pendingThaw {
+			for _, se := range list {
+				se.E.LRU &^= flagFrozen
+			}
+		}
+		ks.pendingThaw = nil
 	}
+	s.DBs = nil
 }
 
 // Keys returns the number of captured keys.
@@ -86,20 +89,18 @@ func (s *Snapshot) Keys() int {
 
 // frozen reports whether e belongs to an active snapshot.
 func (ks *Keyspace) frozen(e *Entry) bool {
-	return ks.snapshots > 0 && e.Version <= ks.snapSeq
+	return ks.snapshots > 0 && e.LRU&flagFrozen != 0
 }
 
 // thaw replaces a frozen entry in db by a deep copy and returns the copy.
 func (db *DB) thaw(e *Entry) *Entry {
 	ne := e.Clone(e.key)
-	ne.LRU = e.LRU
-	ne.Version = db.ks.NextVersion()
+	ne.LRU = e.LRU &^ (flagFrozen | flagInExpires)
 	db.dict.Replace(e, ne)
-	if e.expIdx >= 0 {
-		ne.expire = e.expire
-		ne.expIdx = e.expIdx
-		db.expires[ne.expIdx] = ne
-		e.expIdx = -1
+	if e.expire != 0 {
+		at := e.expire
+		db.dropTTL(e)
+		db.SetExpire(ne, at)
 	}
 	return ne
 }
@@ -114,10 +115,6 @@ func (ks *Keyspace) Adopt(other *Keyspace) {
 			continue
 		}
 		d, o := ks.DBs[i], other.DBs[i]
-		d.dict, d.expires, d.AvgTTL = o.dict, o.expires, o.AvgTTL
+		d.dict, d.expires, d.nTTL, d.AvgTTL = o.dict, o.expires, o.nTTL, o.AvgTTL
 	}
-	if other.versionSeq > ks.versionSeq {
-		ks.versionSeq = other.versionSeq
-	}
-	ks.versionSeq++
 }

@@ -166,7 +166,7 @@ func restoreCommand(ctx *commands.Ctx) {
 		if v < 0 {
 			v += 1 << 24
 		}
-		ent.LRU = uint32(v) & (1<<24 - 1)
+		ent.LRU = ent.LRU&^(1<<24-1) | uint32(v)&(1<<24-1)
 	}
 	ctx.Modified(key)
 	ctx.Notify(commands.NotifyGeneric, "restore", key)

@@ -117,6 +117,7 @@ func configSetCommand(ctx *commands.Ctx) {
 func configResetstatCommand(ctx *commands.Ctx) {
 	s := cl(ctx).srv
 	s.stats.cmdStats = map[string]*cmdStat{}
+	s.stats.cmdByPtr = nil
 	s.stats.errStats = map[string]int64{}
 	s.stats.commands = 0
 	s.stats.totalErrorReplies = 0
@@ -372,11 +373,7 @@ func objectIdletimeCommand(ctx *commands.Ctx) {
 		ctx.W.Error("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
 		return
 	}
-	idle := int64(s.lruClock) - int64(e.LRU)
-	if idle < 0 {
-		idle += 1 << 24
-	}
-	ctx.W.Int(idle)
+	ctx.W.Int(s.ks.IdleSeconds(e))
 }
 
 func objectFreqCommand(ctx *commands.Ctx) {

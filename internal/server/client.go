@@ -87,6 +87,7 @@ type Client struct {
 	rejectingExec bool
 	argvMem  int
 	qbufPeak int
+	gate     *ackGate // safe mode (fence.go)
 }
 
 type queuedCmd struct {
@@ -252,17 +253,25 @@ func (c *Client) serve() {
 			c.lastInteraction = time.Now()
 			s.mu.Lock()
 			s.updateClock()
+			gate := c.gateBegin()
 			for i := 0; i < len(cmds); i++ {
 				if c.killed {
 					break
 				}
+				if gate != nil {
+					gate.before(c)
+				}
 				c.execute(cmds[i].Args)
+				if gate != nil {
+					gate.after(c, cmds[i].Args)
+				}
 				if c.block != nil {
 					// The rest of the pipeline waits until this client is
 					// served, times out or is unblocked, as in Redis.
 					for _, h := range s.BeforeReply {
 						h()
 					}
+					gate.release(c)
 					c.moveRepliesToOut()
 					s.mu.Unlock()
 					c.flush()
@@ -276,6 +285,7 @@ func (c *Client) serve() {
 			for _, h := range s.BeforeReply {
 				h()
 			}
+			gate.release(c)
 			c.moveRepliesToOut()
 			s.mu.Unlock()
 			c.flush()

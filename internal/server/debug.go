@@ -96,11 +96,8 @@ func debugCommand(ctx *commands.Ctx) {
 		} else {
 			enc = e.Coll.Encoding()
 		}
-		idle := int64(s.lruClock) - int64(e.LRU)
-		if idle < 0 {
-			idle += 1 << 24
-		}
-		ctx.W.Simple("Value at:0x0 refcount:1 encoding:" + enc + " serializedlength:" + strconv.FormatInt(EntryMemUsage(e), 10) + " lru:" + strconv.FormatInt(int64(e.LRU), 10) + " lru_seconds_idle:" + strconv.FormatInt(idle, 10))
+		idle := s.ks.IdleSeconds(e)
+		ctx.W.Simple("Value at:0x0 refcount:1 encoding:" + enc + " serializedlength:" + strconv.FormatInt(EntryMemUsage(e), 10) + " lru:" + strconv.FormatInt(int64(e.Clock()), 10) + " lru_seconds_idle:" + strconv.FormatInt(idle, 10))
 	case "populate":
 		if len(ctx.Args) < 3 || len(ctx.Args) > 5 {
 			ctx.W.Error(commands.WrongArity("debug"))

@@ -307,12 +307,20 @@ func (c *Client) call(cmd *commands.Command, args [][]byte) {
 }
 
 func (s *Server) cmdStat(cmd *commands.Command) *cmdStat {
+	// Keyed by pointer on the hot path; INFO commandstats renders names.
+	if st := s.stats.cmdByPtr[cmd]; st != nil {
+		return st
+	}
 	name := cmd.FullName()
 	st := s.stats.cmdStats[name]
 	if st == nil {
 		st = &cmdStat{}
 		s.stats.cmdStats[name] = st
 	}
+	if s.stats.cmdByPtr == nil {
+		s.stats.cmdByPtr = map[*commands.Command]*cmdStat{}
+	}
+	s.stats.cmdByPtr[cmd] = st
 	return st
 }
 

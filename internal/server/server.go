@@ -121,6 +121,7 @@ type stats struct {
 	totalErrorReplies int64
 	unexpectedErrorReplies int64
 	cmdStats         map[string]*cmdStat
+	cmdByPtr         map[*commands.Command]*cmdStat
 	errStats         map[string]int64
 	startCPU         time.Duration
 	extra            map[string]int64
