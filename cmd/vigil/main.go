@@ -11,6 +11,7 @@ import (
 
 	"github.com/vigil-kv/vigil/internal/app"
 	_ "github.com/vigil-kv/vigil/internal/commands"
+	"github.com/vigil-kv/vigil/internal/ops"
 )
 
 const usage = `vigil — a Redis-compatible, self-healing key-value store
@@ -18,6 +19,10 @@ const usage = `vigil — a Redis-compatible, self-healing key-value store
 Usage:
   vigil server [redis.conf] [--directive value ...]   run a data server (drop-in for redis-server)
   vigil sentinel sentinel.conf [--directive value ...] run a Sentinel (drop-in for redis-sentinel)
+  vigil up [--replicas 2] [--sentinels 3] [--dir DIR]  run the whole topology locally on 127.0.0.1
+  vigil status [--sentinel host:port ...] [--watch]    show nodes, Sentinels and their agreement
+  vigil plan TOPOLOGY.yaml --out DIR                   write a deployment bundle (configs, units, ufw)
+  vigil drill | switchover                             (not implemented yet)
   vigil version                                        print the version
 
 Run 'vigil <command> --help' for details.
@@ -43,6 +48,16 @@ func run(argv []string) int {
 		return app.RunServer(argv[2:])
 	case "sentinel":
 		return app.RunSentinel(argv[2:])
+	case "up":
+		return ops.Up(argv[2:])
+	case "status":
+		return ops.Status(argv[2:])
+	case "plan":
+		return ops.Plan(argv[2:])
+	case "drill":
+		return ops.Drill(argv[2:])
+	case "switchover":
+		return ops.Switchover(argv[2:])
 	case "version", "--version", "-v":
 		fmt.Println(app.VersionLine())
 		return 0

@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"bufio"
 	"strings"
 	"testing"
 
@@ -141,8 +142,7 @@ func TestHashScanHashtableCompletes(t *testing.T) {
 	cursor := "0"
 	for n := 0; n < 10000; n++ {
 		env.run(t, "HSCAN", "h", cursor, "COUNT", "7")
-		var r resp.Value
-		rd := resp.NewReader(strings.NewReader(string(env.ctx.W.Buf)))
+		rd := resp.NewReplyReader(bufio.NewReader(strings.NewReader(string(env.ctx.W.Buf))))
 		r, err := rd.Read()
 		if err != nil {
 			t.Fatal(err)

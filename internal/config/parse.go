@@ -385,6 +385,11 @@ func parseSave(c *Config, cur value, args []string, loading bool) (value, error)
 	if len(args) == 1 && args[0] == "" {
 		args, reset = nil, true
 	}
+	if len(args) == 1 {
+		// Redis 7 splits the single argument of a multi-arg directive on
+		// spaces (redis-server --save "3600 1", CONFIG SET save "3600 1").
+		args = strings.Fields(args[0])
+	}
 	if len(args)%2 != 0 {
 		return value{}, errors.New("Invalid save parameters")
 	}

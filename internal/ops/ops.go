@@ -55,10 +55,13 @@ func (c command) newFlags() *flag.FlagSet {
 // package stops at the first positional one).
 func (c command) parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
+	usage := fs.Usage
+	fs.Usage = func() {} // flag calls Usage on every error; only --help shows it
+	defer func() { fs.Usage = usage }()
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				fs.Usage()
+				usage()
 				return nil, errHelp
 			}
 			return nil, err
@@ -130,3 +133,5 @@ func isTerminal(w io.Writer) bool {
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
+
+type flagT = flag.Flag

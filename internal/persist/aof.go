@@ -61,7 +61,12 @@ type AOF struct {
 	pendingFsync bool
 	stopSync     chan struct{}
 
-	loading          bool
+	loading  bool
+	heldLock bool // loading with the server lock already held (DEBUG LOADAOF)
+	// complete is true when the manifest on disk describes the whole
+	// dataset (loaded from it, or after a rewrite). Only then may a new
+	// incremental file be added to it before the rewrite finishes.
+	complete         bool
 	rewriting        bool
 	rewriteScheduled bool
 	rewrites         int64
@@ -309,6 +314,14 @@ func (a *AOF) startRewrite() error {
 	if err := a.openIncr(); err != nil {
 		return err
 	}
+	if a.complete {
+		// Like Redis, list the new incremental file in the manifest now:
+		// writes go there from this moment, and a crash before the rewrite
+		// ends must still find them (old base + old incrs + new incr).
+		if err := writeFileAtomic(a.manifestPath(), []byte(a.manifestText())); err != nil {
+			s.Log.Warn("Can't persist the AOF manifest: " + err.Error())
+		}
+	}
 	snap := s.Keyspace().BeginSnapshot()
 	a.rewriting = true
 	baseSeq := int64(1)
@@ -353,6 +366,7 @@ func (a *AOF) startRewrite() error {
 				}
 				a.baseSize = n
 				a.currentSize = n
+				a.complete = true
 				a.rewrites++
 				a.lastRewriteOK = true
 				s.Log.Info("Background AOF rewrite terminated with success")
@@ -419,21 +433,40 @@ func writeCommandBase(path string, snap *keyspace.Snapshot) (int64, error) {
 	return n, os.Rename(tmp, path)
 }
 
+func (a *AOF) lock() {
+	if !a.heldLock {
+		a.st.srv.Lock()
+	}
+}
+
+func (a *AOF) unlock() {
+	if !a.heldLock {
+		a.st.srv.Unlock()
+	}
+}
+
 // LoadInto replays the AOF into the server's keyspace (startup or DEBUG
 // LOADAOF); ks is only used to size things. Lock must NOT be held: it
 // takes it per command batch.
 func (a *AOF) LoadInto(_ *keyspace.Keyspace) error {
+	return a.load(false)
+}
+
+// load replays the AOF; held says the caller already holds the server lock
+// (DEBUG LOADAOF runs inside a command).
+func (a *AOF) load(held bool) error {
 	s := a.st.srv
 	if _, err := a.readManifest(); err != nil {
 		return err
 	}
 	a.loading = true
-	defer func() { a.loading = false }()
-	s.Lock()
+	a.heldLock = held
+	defer func() { a.loading = false; a.heldLock = false }()
+	a.lock()
 	for _, db := range s.Keyspace().DBs {
 		db.Flush()
 	}
-	s.Unlock()
+	a.unlock()
 	start := time.Now()
 	if a.base != nil {
 		path := filepath.Join(a.dir, a.base.name)
@@ -472,9 +505,9 @@ func (a *AOF) loadFile(path string, isBase, isLast bool) (int64, error) {
 		return 0, err
 	}
 	if bytes.HasPrefix(data, []byte("REDIS")) {
-		s.Lock()
+		a.lock()
 		st, err := Load(bytes.NewReader(data), s.Keyspace(), false, nil)
-		s.Unlock()
+		a.unlock()
 		if err != nil {
 			return 0, fmt.Errorf("Bad file format reading the append only file %s: %v", filepath.Base(path), err)
 		}
@@ -489,15 +522,15 @@ func (a *AOF) loadFile(path string, isBase, isLast bool) (int64, error) {
 	for {
 		cmds, err = rd.ReadCommands(cmds[:0])
 		if len(cmds) > 0 {
-			s.Lock()
+			a.lock()
 			for _, c := range cmds {
 				if cmd := commands.Lookup(c.Args[0]); cmd == nil {
-					s.Unlock()
+					a.unlock()
 					return 0, fmt.Errorf("Unknown command '%s' reading the append only file %s", c.Args[0], filepath.Base(path))
 				}
 				fake.Exec(c.Args)
 			}
-			s.Unlock()
+			a.unlock()
 		}
 		good = counting.n - int64(rd.Buffered())
 		if err != nil {
@@ -546,6 +579,7 @@ func (st *State) EnableAOF(load, locked bool) error {
 	if err != nil {
 		return err
 	}
+	a.complete = exists
 	if exists && load {
 		if err := a.LoadInto(nil); err != nil {
 			return err
@@ -562,6 +596,9 @@ func (st *State) EnableAOF(load, locked bool) error {
 			s.Lock()
 			defer s.Unlock()
 		}
+		// With no data yet, an incr-only manifest is already complete, so
+		// nothing written before the first base lands can be lost.
+		a.complete = s.Keyspace().DBs != nil && keyCount(s) == 0
 		return a.startRewrite()
 	}
 	return a.openLastIncr()
@@ -677,4 +714,12 @@ func appendRebuild(buf []byte, key []byte, v *rdb.Value) []byte {
 		flush("HSET")
 	}
 	return buf
+}
+
+func keyCount(s *server.Server) int {
+	n := 0
+	for _, db := range s.Keyspace().DBs {
+		n += db.Len()
+	}
+	return n
 }

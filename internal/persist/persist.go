@@ -343,14 +343,12 @@ func debugHook(s *server.Server, ctx *commands.Ctx, sub string) bool {
 			ctx.W.OK()
 			return true
 		}
+		// Runs inside a command: the lock is held, so replay with it.
 		st.AOF.flushAndSync()
-		fresh := keyspace.New(len(s.Keyspace().DBs))
-		fresh.Now = s.Keyspace().Now
-		if err := st.AOF.LoadInto(fresh); err != nil {
+		if err := st.AOF.load(true); err != nil {
 			ctx.W.Error("ERR Error loading the AOF: " + err.Error())
 			return true
 		}
-		s.Keyspace().Adopt(fresh)
 		ctx.W.OK()
 		return true
 	}

@@ -5,10 +5,10 @@ package replication
 // full resync. Offsets are absolute stream offsets: the byte at offset o
 // (1-based, like master_repl_offset counting) lives at buf[(o-1) % size].
 type Backlog struct {
-	buf      []byte
-	size     int64
-	histlen  int64 // bytes currently held
-	endOff   int64 // offset of the last byte written (== master_repl_offset)
+	buf     []byte
+	size    int64
+	histlen int64 // bytes currently held
+	endOff  int64 // offset of the last byte written (== master_repl_offset)
 }
 
 // NewBacklog allocates a backlog of size bytes.

@@ -45,17 +45,21 @@ func (s replState) String() string {
 }
 
 type replicaConn struct {
-	st       *State
-	c        *server.Client
-	ip       string
-	port     int
-	capaEOF  bool
-	capaPSYNC2 bool
-	state    replState
-	pending  []byte // stream bytes produced while the snapshot is sent
-	ackOff   int64
-	ackTime  time.Time
+	st           *State
+	c            *server.Client
+	ip           string
+	port         int
+	capaEOF      bool
+	capaPSYNC2   bool
+	state        replState
+	pending      []byte // stream bytes produced while the snapshot is sent
+	ackOff       int64
+	ackTime      time.Time
 	lastDataTime time.Time
+	// waitAck: a diskless ($EOF:) snapshot was sent; the stream starts at
+	// the replica's first REPLCONF ACK, so it can't arrive in the same read
+	// as the EOF mark (Redis 7's repl_start_cmd_stream_on_ack).
+	waitAck bool
 }
 
 func (r *replicaConn) send(buf []byte) {
@@ -114,8 +118,17 @@ func replconfCommand(ctx *commands.Ctx) {
 				r.ackOff = off
 			}
 			r.ackTime = time.Now()
+			if r.waitAck && r.state == stateSendBulk {
+				r.waitAck = false
+				r.state = stateOnline
+				if pend := r.pending; len(pend) > 0 {
+					r.pending = nil
+					c.Push(pend)
+				}
+			}
 			if st != nil {
 				st.checkWaiters()
+				st.safeOnAck()
 			}
 			return
 		case "getack":
@@ -242,13 +255,19 @@ func (st *State) startFullSync(r *replicaConn, psync bool) {
 			c.Kill()
 			return
 		}
-		r.state = stateOnline
 		r.ackTime = time.Now()
-		pend := r.pending
-		r.pending = nil
 		c.UnlockWriter()
-		if len(pend) > 0 {
-			c.Push(pend)
+		if diskless && r.capaPSYNC2 {
+			// The stream waits for the replica's first ACK.
+			r.state = stateSendBulk
+			r.waitAck = true
+		} else {
+			r.state = stateOnline
+			pend := r.pending
+			r.pending = nil
+			if len(pend) > 0 {
+				c.Push(pend)
+			}
 		}
 		s.Log.Info(fmt.Sprintf("Synchronization with replica %s succeeded", r.desc()))
 		s.Unlock()
@@ -334,7 +353,7 @@ func (st *State) masterCron() {
 	timeout := time.Duration(st.srv.Cfg.Int("repl-timeout")) * time.Second
 	var dead []*replicaConn
 	for _, r := range st.replicas {
-		if r.state == stateOnline && now.Sub(r.ackTime) > timeout {
+		if (r.state == stateOnline || r.waitAck) && now.Sub(r.ackTime) > timeout {
 			dead = append(dead, r)
 		}
 	}
@@ -432,4 +451,3 @@ func (st *State) checkWaiters() {
 }
 
 func (st *State) expireWaiters(now time.Time) {}
-

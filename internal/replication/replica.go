@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"strconv"
 	"strings"
@@ -56,11 +57,6 @@ func (st *State) SetMaster(host string, port int) {
 		// partially.
 		st.streamDB = -1
 	}
-	// Sub-replicas must resync against the new history.
-	for _, r := range append([]*replicaConn(nil), st.replicas...) {
-		st.removeReplica(r)
-		r.c.Kill()
-	}
 	l := &masterLink{st: st, host: host, port: port, stop: make(chan struct{})}
 	st.link = l
 	s.Log.Info(fmt.Sprintf("Connecting to MASTER %s:%d", host, port))
@@ -91,6 +87,11 @@ func (st *State) SetNoMaster() {
 	s.Log.Info(fmt.Sprintf("Setting secondary replication ID to %s, valid up to offset: %d. New replication ID is %s", st.replID2, st.secondOff, st.replID))
 	// Sub-replicas learn the new id on their next PSYNC: drop them so they
 	// reconnect (+CONTINUE thanks to replid2).
+	st.dropReplicas()
+}
+
+// dropReplicas disconnects every replica of ours (lock held).
+func (st *State) dropReplicas() {
 	for _, r := range append([]*replicaConn(nil), st.replicas...) {
 		st.removeReplica(r)
 		r.c.Kill()
@@ -213,7 +214,7 @@ func (l *masterLink) session() error {
 	if announcePort != 0 {
 		port = announcePort
 	}
-	cachedID, cachedOff := st.replID, st.offset
+	cachedID, cachedOff, haveCached := st.replID, st.offset, st.haveCached
 	s.Unlock()
 	defer conn.Close()
 	lc := &lineConn{conn: conn, br: bufio.NewReaderSize(conn, 1<<16)}
@@ -258,7 +259,7 @@ func (l *masterLink) session() error {
 		return err
 	}
 	psyncID, psyncOff := "?", "-1"
-	if cachedID != "" && cachedOff > 0 {
+	if haveCached && cachedID != "" && cachedOff >= 0 {
 		psyncID, psyncOff = cachedID, strconv.FormatInt(cachedOff+1, 10)
 		s.Log.Info(fmt.Sprintf("Trying a partial resynchronization (request %s:%s).", psyncID, psyncOff))
 	} else {
@@ -289,7 +290,11 @@ func (l *masterLink) session() error {
 			st.secondOff = st.offset + 1
 			st.replID = f[1]
 			s.Log.Info(fmt.Sprintf("Master replication ID changed to %s", f[1]))
+			// Sub-replicas learn the new id by reconnecting (they continue
+			// partially thanks to replid2).
+			st.dropReplicas()
 		}
+		st.haveCached = true
 		s.Log.Info("Successful partial resynchronization with master.")
 		s.Log.Info("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.")
 		s.IncrStat("replica_partial_sync")
@@ -359,12 +364,15 @@ func (l *masterLink) loadSnapshot(lc *lineConn, id string, off int64) error {
 		return nil
 	}
 	s.Keyspace().Adopt(fresh)
+	// Sub-replicas hold the old dataset: they must resync with us.
+	st.dropReplicas()
 	st.replID = id
 	st.replID2 = strings.Repeat("0", 40)
 	st.secondOff = -1
 	st.offset = off
 	st.readOffset = off
 	st.backlog.SetEnd(off)
+	st.haveCached = true
 	st.syncInProgress = false
 	st.linkUp = true
 	st.lastIO = time.Now()
@@ -385,21 +393,35 @@ func (l *masterLink) loadSnapshot(lc *lineConn, id string, off int64) error {
 // AfterFullSync hooks run after a replica loaded a snapshot (AOF rewrite).
 var AfterFullSync []func(s *server.Server)
 
-// readUntilMark reads a diskless payload up to (not including) mark.
+// readUntilMark reads a diskless payload up to (not including) mark and
+// consumes the mark, leaving whatever follows it (the stream, if a master
+// sends it right away) buffered in lc.br.
 func readUntilMark(lc *lineConn, mark []byte, timeout time.Duration, read *int64) ([]byte, error) {
 	var data []byte
-	buf := make([]byte, 64*1024)
 	for {
 		lc.conn.SetReadDeadline(time.Now().Add(timeout))
-		n, err := lc.br.Read(buf)
-		data = append(data, buf[:n]...)
-		*read += int64(n)
-		if len(data) >= len(mark) && bytes.Equal(data[len(data)-len(mark):], mark) {
-			return data[:len(data)-len(mark)], nil
+		if lc.br.Buffered() == 0 {
+			if _, err := lc.br.Peek(1); err != nil {
+				return nil, err
+			}
 		}
-		if err != nil {
-			return nil, err
+		chunk, _ := lc.br.Peek(lc.br.Buffered())
+		// The mark may straddle the previous chunk: search from up to
+		// len(mark)-1 bytes back.
+		from := len(data) - (len(mark) - 1)
+		if from < 0 {
+			from = 0
 		}
+		data = append(data, chunk...)
+		if i := bytes.Index(data[from:], mark); i >= 0 {
+			end := from + i + len(mark) // end of the mark within data
+			used := len(chunk) - (len(data) - end)
+			lc.br.Discard(used)
+			*read += int64(used)
+			return data[:from+i], nil
+		}
+		lc.br.Discard(len(chunk))
+		*read += int64(len(chunk))
 	}
 }
 
@@ -425,12 +447,20 @@ func (l *masterLink) stream(lc *lineConn) error {
 	if l.fake == nil {
 		l.fake = s.NewFakeClient()
 		l.fake.SetMaster(true)
+		// After a restart from our RDB the stream continues in the DB the
+		// master had selected when it was saved.
+		l.fake.SelectDB(st.restoredDB)
 	}
+	first := st.offset
 	s.Unlock()
+	// The first ACK right away: a master that sent a diskless snapshot
+	// starts the stream on it.
+	l.sendAck(lc, first)
 	// ACK every second from a side goroutine; also answers GETACK promptly
 	// from the loop below.
 	ackStop := make(chan struct{})
 	defer close(ackStop)
+	ackKick := make(chan struct{}, 1) // safe mode: ACK right after a batch
 	go func() {
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
@@ -440,6 +470,11 @@ func (l *masterLink) stream(lc *lineConn) error {
 				return
 			case <-l.stop:
 				return
+			case <-ackKick:
+				s.Lock()
+				off := st.offset
+				s.Unlock()
+				l.sendAck(lc, off)
 			case <-t.C:
 				s.Lock()
 				off := st.offset
@@ -462,6 +497,7 @@ func (l *masterLink) stream(lc *lineConn) error {
 				return nil
 			}
 			st.lastIO = time.Now()
+			sawGetack := false
 			for _, c := range cmds {
 				raw = resp.AppendCommandBytes(raw[:0], c.Args)
 				st.readOffset += int64(len(raw))
@@ -471,11 +507,26 @@ func (l *masterLink) stream(lc *lineConn) error {
 				st.writeStream(raw)
 				switch {
 				case getack:
+					sawGetack = true
 					off := st.offset
 					go l.sendAck(lc, off)
 				case commands.EqualFold(c.Args[0], "ping"):
 				default:
+					// Like Redis's expireIfNeeded for the master client:
+					// keys the master still has are live for its commands
+					// even if their TTL passed here (its DEL is on the way),
+					// so a DEL, a GETSET or a KEEPTTL SET applies to them.
+					ks := s.Keyspace()
+					saved := ks.Now
+					ks.Now = neverExpired
 					l.fake.Exec(c.Args)
+					ks.Now = saved
+				}
+			}
+			if !sawGetack && st.safeReplicaAckNow() {
+				select {
+				case ackKick <- struct{}{}:
+				default:
 				}
 			}
 			s.Unlock()
@@ -488,6 +539,19 @@ func (l *masterLink) stream(lc *lineConn) error {
 		}
 	}
 }
+
+func init() {
+	server.KillMasterLink = func(s *server.Server) int {
+		st := Of(s)
+		if st == nil || st.link == nil || st.link.conn == nil || !st.linkUp {
+			return 0
+		}
+		st.link.conn.Close()
+		return 1
+	}
+}
+
+func neverExpired() int64 { return math.MinInt64 }
 
 func (l *masterLink) sendAck(lc *lineConn, off int64) {
 	lc.conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
@@ -522,6 +586,11 @@ func replicaofCommand(ctx *commands.Ctx) {
 		s.Log.Info("REPLICAOF would result into synchronization with the master we are already connected with. No operation performed.")
 		ctx.W.Simple("OK Already connected to specified master")
 		return
+	}
+	if st.masterHost == "" {
+		// A master turning replica offers its own history (Redis's
+		// replicationCacheMasterUsingMyself).
+		st.haveCached = true
 	}
 	st.SetMaster(host, int(port))
 	setReplicaofConfig(s, host+" "+strconv.Itoa(int(port)))

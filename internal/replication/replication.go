@@ -31,33 +31,43 @@ import (
 type State struct {
 	srv *server.Server
 
-	replID     string
-	replID2    string
-	offset     int64 // master_repl_offset
-	secondOff  int64 // second_repl_offset (-1 when none)
-	backlog    *Backlog
+	replID    string
+	replID2   string
+	offset    int64 // master_repl_offset
+	secondOff int64 // second_repl_offset (-1 when none)
+	backlog   *Backlog
 	// backlogActive: the stream has started (a replica attached once, or we
 	// were a replica); before that writes aren't recorded, as in Redis.
 	backlogActive bool
-	streamDB   int // db selected in the stream (-1: emit SELECT next)
+	streamDB      int // db selected in the stream (-1: emit SELECT next)
 
 	replicas []*replicaConn
 
 	// Replica side.
-	masterHost string
-	masterPort int
-	link       *masterLink
-	linkUp     bool
-	linkDownSince time.Time
-	lastIO     time.Time
+	masterHost     string
+	masterPort     int
+	link           *masterLink
+	linkUp         bool
+	linkDownSince  time.Time
+	lastIO         time.Time
 	syncInProgress bool
 	readOffset     int64 // slave_read_repl_offset
 
 	failoverState string // master_failover_state
 
+	// haveCached: replID/offset describe a history we hold (a past sync, a
+	// demoted master's own stream, or an RDB's repl-id/repl-offset aux
+	// fields), so the handshake tries PSYNC <id> <offset+1>; otherwise it
+	// asks PSYNC ? -1 like a Redis replica without a cached master.
+	haveCached bool
+	// restoredDB: repl-stream-db from the RDB we started from.
+	restoredDB int
+
 	waiters  []*waiter
 	lastPing time.Time
-	mu      sync.Mutex // guards nothing under the server lock; for goroutine handoff
+	mu       sync.Mutex // guards nothing under the server lock; for goroutine handoff
+
+	sm *safeState // safe mode (safemode.go)
 }
 
 var (
@@ -86,6 +96,7 @@ func Install(s *server.Server) *State {
 	statesMu.Lock()
 	states[s] = st
 	statesMu.Unlock()
+	installSafe(st)
 	s.Propagators = append(s.Propagators, st.feed)
 	s.IsReplica = func() bool { return st.masterHost != "" }
 	s.Cfg.OnChange("repl-backlog-size", func(old, new string) error {
@@ -105,7 +116,13 @@ func init() {
 		if st == nil {
 			return nil
 		}
-		return [][2]string{{"repl-stream-db", "0"}, {"repl-id", st.replID}, {"repl-offset", fmt.Sprint(st.offset)}}
+		db := 0
+		if st.masterHost != "" && st.link != nil && st.link.fake != nil {
+			db = st.link.fake.DB()
+		} else if st.masterHost == "" && st.streamDB >= 0 {
+			db = st.streamDB
+		}
+		return [][2]string{{"repl-stream-db", fmt.Sprint(db)}, {"repl-id", st.replID}, {"repl-offset", fmt.Sprint(st.offset)}}
 	}
 	SetReplicaofConfig = func(s *server.Server, v string) {
 		s.Cfg.SetInternal("replicaof", v)
@@ -119,7 +136,10 @@ func init() {
 		case "repl-id":
 			if len(v) == 40 {
 				st.replID = v
+				st.haveCached = true
 			}
+		case "repl-stream-db":
+			fmt.Sscan(v, &st.restoredDB)
 		case "repl-offset":
 			var n int64
 			fmt.Sscan(v, &n)
@@ -278,6 +298,9 @@ func infoReplication(s *server.Server, b *strings.Builder) {
 		lag := int64(now.Sub(r.ackTime).Seconds())
 		fmt.Fprintf(b, "slave%d:ip=%s,port=%d,state=%s,offset=%d,lag=%d\r\n", i, r.ip, r.port, r.state.String(), r.ackOff, lag)
 		i++
+	}
+	if SafeInfo != nil {
+		SafeInfo(st, b)
 	}
 	l("master_failover_state", st.failoverState)
 	l("master_replid", st.replID)

@@ -455,6 +455,10 @@ func clientKillCommand(ctx *commands.Ctx) {
 		x.killAsync(c)
 		n++
 	}
+	if typ == "master" && id == 0 && addr == "" && laddr == "" && user == "" && KillMasterLink != nil {
+		// The master link isn't a listed client: replication drops it.
+		n += KillMasterLink(s)
+	}
 	ctx.W.Int(int64(n))
 }
 

@@ -11,6 +11,10 @@ import (
 // scripts run commands through the same dispatcher as network clients, on
 // a client with no connection.
 
+// KillMasterLink closes a replica's connection to its master (CLIENT KILL
+// TYPE master), returning how many links it closed; set by replication.
+var KillMasterLink func(s *Server) int
+
 // NewFakeClient returns a connection-less client (not listed by CLIENT LIST).
 // The caller must hold the lock when calling Exec.
 func (s *Server) NewFakeClient() *Client {

@@ -12,6 +12,7 @@ package e2e
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,6 +42,8 @@ func replStart(t *testing.T, kind string, o testutil.StartOptions) *rnode {
 	t.Helper()
 	var p *testutil.Proc
 	if kind == "redis" {
+		// Redis waits 5 s for more replicas before a diskless sync.
+		o.Args = append([]string{"--repl-diskless-sync-delay", "0"}, o.Args...)
 		p = testutil.StartRedis(t, o)
 	} else {
 		p = testutil.StartVigil(t, o)
@@ -159,6 +162,8 @@ func replSameData(t *testing.T, d time.Duration, a, b *rnode) string {
 // replDiff lists keys whose per-key digest differs (first DBs only).
 func replDiff(t *testing.T, a, b *rnode) {
 	t.Helper()
+	t.Logf("keyspace %s: %v", a, a.info("keyspace"))
+	t.Logf("keyspace %s: %v", b, b.info("keyspace"))
 	n := 0
 	for db := 0; db < 16 && n < 20; db++ {
 		keys := map[string]bool{}
@@ -448,9 +453,10 @@ func TestReplFailoverMixed(t *testing.T) { replFailover(t, "redis", "vigil", "re
 // proxy.
 func replProxied(t *testing.T, margs, rargs []string) (*rnode, *rnode, *tcpProxy) {
 	m := replStart(t, "vigil", testutil.StartOptions{Args: margs})
+	// DEBUG POPULATE isn't replicated: fill before the replica attaches.
+	m.ok("DEBUG", "POPULATE", "1000")
 	px := newTCPProxy(t, m.p.Addr)
 	r := replStart(t, "vigil", testutil.StartOptions{Args: append([]string{"--replicaof", "127.0.0.1", strconv.Itoa(px.Port)}, rargs...)})
-	m.ok("DEBUG", "POPULATE", "1000")
 	replCaughtUp(t, 10*time.Second, m, r)
 	return m, r, px
 }
@@ -518,10 +524,14 @@ func TestReplFaultReplicaRestart(t *testing.T) {
 				replNeedRedis(t)
 			}
 			m := replStart(t, mk, testutil.StartOptions{})
+			m.ok("DEBUG", "POPULATE", "500")
 			dir := t.TempDir()
 			rargs := []string{"--replicaof", "127.0.0.1", strconv.Itoa(m.p.Port)}
 			r := replStart(t, "vigil", testutil.StartOptions{Dir: dir, Args: rargs})
-			m.ok("DEBUG", "POPULATE", "500")
+			// The stream is in DB 3 when the replica saves: after the
+			// restart it must continue there (repl-stream-db aux field).
+			m.ok("SELECT", "3")
+			m.ok("SET", "after-sync", "1")
 			replCaughtUp(t, 10*time.Second, m, r)
 			r.ok("SAVE")
 			r.p.Kill()
@@ -614,10 +624,9 @@ func TestReplRedisCLI(t *testing.T) {
 	}
 
 	cmd := exec.Command(cli, "-p", strconv.Itoa(m.p.Port), "--replica")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Progress goes to stderr, the stream (CSV) to stdout: read both.
+	stdout, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -664,4 +673,66 @@ func TestReplRedisCLI(t *testing.T) {
 		}
 		return l == `"lpop","bq"`
 	})
+}
+
+// TestReplSyncUnderWrites: writes keep coming while the snapshot is taken
+// and sent (diskless and disk-based); the replica ends up identical, and a
+// redis-server replica chained under the vigil replica too.
+func TestReplSyncUnderWrites(t *testing.T) {
+	replNeedRedis(t)
+	for _, mode := range []string{"yes", "no"} {
+		t.Run("diskless-"+mode, func(t *testing.T) {
+			m := replStart(t, "vigil", testutil.StartOptions{Args: []string{"--repl-diskless-sync", mode}})
+			m.ok("DEBUG", "POPULATE", "30000", "bulk", "64")
+			stop := make(chan struct{})
+			done := make(chan error, 1)
+			go func() {
+				c, err := testutil.Dial(m.p.Addr)
+				if err != nil {
+					done <- err
+					return
+				}
+				defer c.Close()
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						done <- nil
+						return
+					default:
+					}
+					db := strconv.Itoa(i % 3)
+					for _, cmd := range [][]string{{"SELECT", db}, {"INCR", "ctr"}, {"RPUSH", "log", strconv.Itoa(i)}, {"SET", fmt.Sprint("w", i%500), strconv.Itoa(i)}} {
+						if v, err := c.Do(cmd...); err != nil || v.Type == '-' {
+							done <- fmt.Errorf("%v: %v %v", cmd, v, err)
+							return
+						}
+					}
+				}
+			}()
+			r := replStart(t, "vigil", testutil.StartOptions{Args: []string{"--replicaof", "127.0.0.1", strconv.Itoa(m.p.Port)}})
+			sub := replStart(t, "redis", testutil.StartOptions{Args: []string{"--replicaof", "127.0.0.1", strconv.Itoa(r.p.Port)}})
+			testutil.Eventually(t, 15*time.Second, "the chained replica to sync", func() bool {
+				return sub.info("replication")["master_link_status"] == "up"
+			})
+			close(stop)
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			replCaughtUp(t, 15*time.Second, m, r)
+			replCaughtUp(t, 15*time.Second, r, sub)
+			d := replSameData(t, 5*time.Second, m, r)
+			if d2 := replSameData(t, 5*time.Second, r, sub); d2 != d {
+				t.Fatalf("digest moved: %s then %s", d, d2)
+			}
+			if m.infoInt("stats", "sync_full") != 1 {
+				t.Fatalf("master sync_full = %d", m.infoInt("stats", "sync_full"))
+			}
+			// The chain keeps working across a cut of its upper link.
+			r.ok("CLIENT", "KILL", "TYPE", "master")
+			m.ok("SET", "after-cut", "1")
+			replCaughtUp(t, 10*time.Second, m, r)
+			replCaughtUp(t, 10*time.Second, r, sub)
+			replSameData(t, 5*time.Second, m, sub)
+		})
+	}
 }

@@ -101,17 +101,27 @@ func (n *Node) takeoverAllowed(m *Master) bool {
 	if n.opt.DisableTakeover || m.Leader == "" || m.Leader == n.st.MyID || m.votedAt == 0 {
 		return false
 	}
-	if m.ConfigEpoch >= m.LeaderEpoch || m.promotionSeenAt >= m.votedAt {
-		return false // the leader made visible progress
+	// A replica the leader promoted (role:master seen since the vote) is
+	// progress only while the leader lives to publish the new
+	// configuration: a leader that dies between +promoted-slave and its
+	// first hello would otherwise stall the failover for 2*failover-timeout.
+	// The new leader then picks that replica again (selectReplica).
+	if m.ConfigEpoch >= m.LeaderEpoch {
+		return false // the leader's configuration reached us
 	}
 	if n.now-m.votedAt <= m.DownAfter {
 		return false
 	}
 	// The leader must look dead to us: subjectively down as a sentinel
 	// (no valid PING reply for down-after ms) and silent on hello for
-	// down-after + 2 publish periods.
+	// max(down-after, 2 publish periods): a live leader publishes a hello
+	// on every instance every publish period.
 	if l := m.sentinelByRunID(m.Leader); l != nil {
-		if !l.sdown || n.now-l.lastHello <= m.DownAfter+2*PublishPeriod {
+		silence := int64(2 * PublishPeriod)
+		if m.DownAfter > silence {
+			silence = m.DownAfter
+		}
+		if !l.sdown || n.now-l.lastHello <= silence {
 			return false
 		}
 	}
@@ -172,9 +182,25 @@ func (n *Node) abortFailover(m *Master) {
 }
 
 func (n *Node) failoverStateMachine(m *Master) {
-	if !m.inFailover {
-		return
+	for n.failoverStep(m) {
 	}
+}
+
+// failoverStep runs one state of the failover. It reports whether the next
+// state should run at once: vigil goes from +elected-leader through
+// +selected-slave to SLAVEOF NO ONE in one tick (Redis takes one timer tick,
+// 100 ms, per state); those states wait for nothing.
+func (n *Node) failoverStep(m *Master) bool {
+	if !m.inFailover {
+		return false
+	}
+	prev := m.failoverState
+	n.failoverRunState(m)
+	return m.inFailover && m.failoverState != prev &&
+		(m.failoverState == FailoverSelectSlave || m.failoverState == FailoverSendSlaveofNoOne)
+}
+
+func (n *Node) failoverRunState(m *Master) {
 	switch m.failoverState {
 	case FailoverWaitStart:
 		n.failoverWaitStart(m)
@@ -212,8 +238,11 @@ func (n *Node) failoverWaitStart(m *Master) {
 }
 
 // selectReplica picks the replica to promote: usable replicas sorted by
-// priority (lower first), replication offset (higher first), run id
-// (lexicographically smaller first, unknown last).
+// priority (lower first), then (vigil) a replica that reported role:master
+// since the master went down (promoted by a leader that died before
+// publishing the new configuration: it may already have acknowledged
+// writes), replication offset (higher first), run id (lexicographically
+// smaller first, unknown last).
 func (n *Node) selectReplica(m *Master) *Instance {
 	maxDown := m.DownAfter * 10
 	if m.sdown {
@@ -231,6 +260,9 @@ func (n *Node) selectReplica(m *Master) *Instance {
 		}
 		c = append(c, r)
 	}
+	if m.SafeMode {
+		return n.safeSelect(m, c)
+	}
 	if len(c) == 0 {
 		return nil
 	}
@@ -238,6 +270,9 @@ func (n *Node) selectReplica(m *Master) *Instance {
 		x, y := c[a], c[b]
 		if x.slavePriority != y.slavePriority {
 			return x.slavePriority < y.slavePriority
+		}
+		if px, py := promotedSinceDown(m, x), promotedSinceDown(m, y); px != py {
+			return px
 		}
 		if x.replOffset != y.replOffset {
 			return x.replOffset > y.replOffset
@@ -248,6 +283,12 @@ func (n *Node) selectReplica(m *Master) *Instance {
 		return strings.ToLower(x.runid) < strings.ToLower(y.runid)
 	})
 	return c[0]
+}
+
+// promotedSinceDown reports whether replica r of m reports role:master and
+// has done so since m went subjectively down.
+func promotedSinceDown(m *Master, r *Instance) bool {
+	return m.sdown && r.roleReported == KindMaster && r.roleReportedT >= m.sdownT
 }
 
 func (n *Node) failoverSelectSlave(m *Master) {
@@ -277,6 +318,9 @@ func (n *Node) failoverSendSlaveOfNoOne(m *Master) {
 	if !n.sendSlaveOf(r, Addr{}, PurposePromote, m.failoverEpoch) {
 		return
 	}
+	// vigil: INFO right behind the batch, so the promotion is seen one
+	// round trip later rather than at the next (1 s) INFO period.
+	n.sendInfo(r)
 	n.eventAt(LevelNotice, EvFailoverStateWaitPromo, r, "", m.failoverEpoch)
 	m.failoverState = FailoverWaitPromotion
 	m.failoverStateTime = n.now

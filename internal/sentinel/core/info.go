@@ -27,6 +27,7 @@ type Info struct {
 	ReplicaAnnounced    bool
 	MasterReplOffset    int64
 	Replicas            []InfoReplica
+	VigilMinAck         int // vigil safe mode: vigil_min_ack_replicas (0 if absent)
 }
 
 // ParseInfo parses the text of an INFO reply (any sections; CRLF or LF).
@@ -82,6 +83,8 @@ func ParseInfo(text string) Info {
 			inf.ReplicaAnnounced = atoi(v) != 0
 		case "master_repl_offset":
 			inf.MasterReplOffset, _ = strconv.ParseInt(v, 10, 64)
+		case "vigil_min_ack_replicas":
+			inf.VigilMinAck = atoi(v)
 		default:
 			if len(k) > 5 && strings.HasPrefix(k, "slave") && k[5] >= '0' && k[5] <= '9' {
 				if r, ok := parseSlaveLine(v); ok {

@@ -512,10 +512,7 @@ func (n *Node) sendPeriodic(i *Instance) {
 	pp := m.pingPeriod()
 	if i.kind != KindSentinel && (i.infoRefresh == 0 || n.now-i.infoRefresh > infoPeriod) &&
 		(!i.infoPending || n.now-i.lastInfoSent() > FastInfoPeriod) {
-		if n.send(i, false, PurposeInfo, 0, []string{n.mapCmd(i, "INFO")}) {
-			i.infoPending = true
-			i.infoSentT = n.now
-		}
+		n.sendInfo(i)
 	}
 	if n.now-l.lastPong > pp && n.now-l.lastPing > pp/2 {
 		n.sendPing(i)
@@ -526,6 +523,13 @@ func (n *Node) sendPeriodic(i *Instance) {
 }
 
 func (i *Instance) lastInfoSent() int64 { return i.infoSentT }
+
+func (n *Node) sendInfo(i *Instance) {
+	if n.send(i, false, PurposeInfo, 0, []string{n.mapCmd(i, "INFO")}) {
+		i.infoPending = true
+		i.infoSentT = n.now
+	}
+}
 
 // ---------------------------------------------------------------------------
 // failure detection
@@ -644,6 +648,7 @@ func (n *Node) refreshInfo(i *Instance, text string) {
 		i.masterLinkDownTime = inf.MasterLinkDownSince * 1000
 	}
 	i.infoRefresh = n.now
+	i.vigilMinAck = inf.VigilMinAck
 	if !inf.HasRole {
 		return
 	}

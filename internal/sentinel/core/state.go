@@ -60,6 +60,10 @@ type Master struct {
 	desyncAt          int64 // vigil: random delay before starting an election
 	votedAt           int64 // vigil: when we voted for Leader (runtime)
 	promotionSeenAt   int64 // vigil: last time a replica reported role:master
+
+	// vigil safe mode (safemode.go): "sentinel vigil-safe-mode <name> yes [N]".
+	SafeMode   bool
+	SafeMinAck int // N; 0: from the master's INFO (vigil_min_ack_replicas), else 1
 }
 
 // Instance is the runtime view of a master, replica or sentinel.
@@ -107,6 +111,7 @@ type Instance struct {
 	reconfInprog       bool
 	reconfDone         bool
 	reconfSentTime     int64
+	vigilMinAck        int // master INFO vigil_min_ack_replicas (safe mode)
 }
 
 type link struct {
@@ -438,6 +443,8 @@ func (s *State) applyLine(argv []string) string {
 			m.RenamedCommands = map[string]string{}
 		}
 		m.RenamedCommands[strings.ToLower(argv[2])] = argv[3]
+	case cmd == "vigil-safe-mode" && (argc == 3 || argc == 4):
+		return s.applySafeMode(argv)
 	case cmd == "announce-ip" && argc == 2:
 		s.AnnounceIP = argv[1]
 	case cmd == "announce-port" && argc == 2:
@@ -525,6 +532,13 @@ func (s *State) ConfigLines() [][]string {
 		}
 		if m.RebootDownAfter != 0 {
 			add("master-reboot-down-after-period", m.name, i64(m.RebootDownAfter))
+		}
+		if m.SafeMode {
+			if m.SafeMinAck > 0 {
+				add("vigil-safe-mode", m.name, "yes", itoa(m.SafeMinAck))
+			} else {
+				add("vigil-safe-mode", m.name, "yes")
+			}
 		}
 		add("config-epoch", m.name, u(m.ConfigEpoch))
 		add("leader-epoch", m.name, u(m.LeaderEpoch))

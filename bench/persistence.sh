@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# Persistence benchmark: vigil vs Debian's redis-server, one after the other.
+#
+# Per server (pinned to SERVER_CPU; redis-benchmark to CLIENT_CPU):
+#   1. DEBUG POPULATE $KEYS keys (key:N, 16-byte values).
+#   2. Baseline: redis-benchmark SET/GET over a random key space -> p99.
+#   3. The same load while BGSAVEs run back to back -> p99 under saving,
+#      time of the first BGSAVE, and peak extra memory during the saves
+#      (sampled every 20 ms from /proc: vigil's VmRSS growth; for redis the
+#      parent's VmRSS growth + the fork child's private memory from
+#      smaps_rollup, i.e. the copy-on-write cost).
+#   4. Foreground SAVE time.
+#   5. Restart on the saved dump.rdb: time until PING answers PONG (load).
+#
+# Environment: KEYS (default 1000000), REQUESTS per benchmark run (default
+# 300000), CLIENTS (50), VIGIL_BIN (default: go build ./cmd/vigil),
+# SERVER_CPU / CLIENT_CPU (0 / 1). Runs in about 1-2 minutes.
+set -euo pipefail
+
+KEYS=${KEYS:-1000000}
+REQUESTS=${REQUESTS:-300000}
+CLIENTS=${CLIENTS:-50}
+SERVER_CPU=${SERVER_CPU:-0}
+CLIENT_CPU=${CLIENT_CPU:-1}
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+for tool in redis-server redis-benchmark redis-cli taskset python3; do
+	command -v "$tool" >/dev/null || { echo "persistence.sh: $tool is required" >&2; exit 1; }
+done
+if [[ -z "${VIGIL_BIN:-}" ]]; then
+	VIGIL_BIN=$work/vigil-bin
+	(cd "$root" && go build -o "$VIGIL_BIN" ./cmd/vigil)
+fi
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+now_ms() { date +%s%3N; }
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+private_kb() { # private (copy-on-write) memory of a process, kB
+	awk '/^Private_(Clean|Dirty):/ {s += $2} END {print s+0}' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0
+}
+info_field() { redis-cli -p "$1" INFO persistence | tr -d '\r' | awk -F: -v k="$2" '$1 == k {print $2}'; }
+
+server_pid=
+start() { # name port -> sets server_pid
+	local name=$1 port=$2
+	local bin=(redis-server)
+	[[ $name == vigil ]] && bin=("$VIGIL_BIN" server)
+	mkdir -p "$work/$name"
+	taskset -c "$SERVER_CPU" "${bin[@]}" --port "$port" --bind 127.0.0.1 --save "" --appendonly no \
+		--daemonize no --dir "$work/$name" --logfile "" --enable-debug-command yes >>"$work/$name/log" 2>&1 &
+	server_pid=$!
+	pids+=("$server_pid")
+}
+wait_pong() { # port -> ms until PONG
+	local t0; t0=$(now_ms)
+	for _ in $(seq 6000); do
+		[[ $(redis-cli -p "$1" PING 2>/dev/null) == PONG ]] && { echo $(( $(now_ms) - t0 )); return; }
+		sleep 0.01
+	done
+	echo "persistence.sh: server on $1 did not answer" >&2; exit 1
+}
+bench_p99() { # port -> "rps_set p99_set rps_get p99_get"
+	taskset -c "$CLIENT_CPU" redis-benchmark -p "$1" -t set,get -n "$REQUESTS" -c "$CLIENTS" -r "$KEYS" -d 16 --csv 2>/dev/null |
+		python3 -c '
+import csv, sys
+rows = {r[0]: r for r in csv.reader(sys.stdin) if r and r[0] in ("SET", "GET")}
+print(" ".join(f"{float(rows[t][1]):.0f} {float(rows[t][6]):.3f}" for t in ("SET", "GET")))'
+}
+
+declare -A R
+run() {
+	local name=$1 port; port=$(free_port)
+	start "$name" "$port"
+	wait_pong "$port" >/dev/null
+	redis-cli -p "$port" DEBUG POPULATE "$KEYS" >/dev/null
+	# Warm-up + baseline (also creates the benchmark's own keys, so the
+	# loaded run overwrites existing keys: the copy-on-write case).
+	R[$name.base]=$(bench_p99 "$port")
+
+	local base_rss; base_rss=$(rss_kb "$server_pid")
+	local peak=0 first_ms=0 saves=0 stop=$work/$name.stop
+	rm -f "$stop"
+	( # back-to-back BGSAVEs while the benchmark runs
+		while [[ ! -e $stop ]]; do
+			t0=$(now_ms)
+			redis-cli -p "$port" BGSAVE >/dev/null
+			while [[ $(info_field "$port" rdb_bgsave_in_progress) == 1 ]]; do sleep 0.02; done
+			echo $(( $(now_ms) - t0 )) >>"$work/$name.savetimes"
+		done
+	) &
+	local saver=$!
+	( # memory sampler
+		while [[ ! -e $stop ]]; do
+			extra=$(( $(rss_kb "$server_pid") - base_rss ))
+			if [[ $name == redis ]]; then
+				for c in $(pgrep -P "$server_pid" 2>/dev/null); do
+					extra=$(( extra + $(private_kb "$c") ))
+				done
+			fi
+			echo "$extra"
+			sleep 0.02
+		done
+	) >"$work/$name.mem" &
+	local sampler=$!
+	sleep 0.3
+	R[$name.load]=$(bench_p99 "$port")
+	touch "$stop"
+	wait "$saver" "$sampler" 2>/dev/null || true
+	peak=$(sort -n "$work/$name.mem" | tail -1)
+	first_ms=$(head -1 "$work/$name.savetimes")
+	saves=$(wc -l <"$work/$name.savetimes")
+	R[$name.bgsave_ms]=$first_ms
+	R[$name.bgsaves]=$saves
+	R[$name.peak_mb]=$(( peak / 1024 ))
+	R[$name.base_mb]=$(( base_rss / 1024 ))
+	R[$name.keys]=$(redis-cli -p "$port" DBSIZE)
+
+	local t0; t0=$(now_ms)
+	redis-cli -p "$port" SAVE >/dev/null
+	R[$name.save_ms]=$(( $(now_ms) - t0 ))
+	R[$name.rdb_mb]=$(( $(stat -c %s "$work/$name/dump.rdb") / 1048576 ))
+	redis-cli -p "$port" SHUTDOWN NOSAVE >/dev/null 2>&1 || true
+	wait "$server_pid" 2>/dev/null || true
+
+	start "$name" "$port"
+	R[$name.load_ms]=$(wait_pong "$port")
+	[[ $(redis-cli -p "$port" DBSIZE) == "${R[$name.keys]}" ]] || echo "persistence.sh: $name loaded $(redis-cli -p "$port" DBSIZE) keys, want ${R[$name.keys]}" >&2
+	redis-cli -p "$port" SHUTDOWN NOSAVE >/dev/null 2>&1 || true
+	wait "$server_pid" 2>/dev/null || true
+}
+
+echo "populating $KEYS keys, $REQUESTS requests per benchmark run, $CLIENTS clients" >&2
+run redis
+run vigil
+
+ratio() { python3 -c "print(f'{$2/$1:.2f}' if $1 else 'n/a')"; }
+set -- ${R[redis.base]}; rb=("$@"); set -- ${R[redis.load]}; rl=("$@")
+set -- ${R[vigil.base]}; vb=("$@"); set -- ${R[vigil.load]}; vl=("$@")
+cat <<EOF
+| metric | redis | vigil | vigil/redis |
+|---|---:|---:|---:|
+| keys at save time | ${R[redis.keys]} | ${R[vigil.keys]} | |
+| RSS before saving (MB) | ${R[redis.base_mb]} | ${R[vigil.base_mb]} | $(ratio "${R[redis.base_mb]}" "${R[vigil.base_mb]}") |
+| BGSAVE time under load (ms, first save) | ${R[redis.bgsave_ms]} | ${R[vigil.bgsave_ms]} | $(ratio "${R[redis.bgsave_ms]}" "${R[vigil.bgsave_ms]}") |
+| BGSAVEs completed during the loaded run | ${R[redis.bgsaves]} | ${R[vigil.bgsaves]} | |
+| peak extra memory during BGSAVE (MB) | ${R[redis.peak_mb]} | ${R[vigil.peak_mb]} | $(ratio "${R[redis.peak_mb]}" "${R[vigil.peak_mb]}") |
+| SET p99 ms, no save | ${rb[1]} | ${vb[1]} | $(ratio "${rb[1]}" "${vb[1]}") |
+| SET p99 ms, BGSAVE running | ${rl[1]} | ${vl[1]} | $(ratio "${rl[1]}" "${vl[1]}") |
+| GET p99 ms, no save | ${rb[3]} | ${vb[3]} | $(ratio "${rb[3]}" "${vb[3]}") |
+| GET p99 ms, BGSAVE running | ${rl[3]} | ${vl[3]} | $(ratio "${rl[3]}" "${vl[3]}") |
+| SET rps, no save / saving | ${rb[0]} / ${rl[0]} | ${vb[0]} / ${vl[0]} | |
+| GET rps, no save / saving | ${rb[2]} / ${rl[2]} | ${vb[2]} / ${vl[2]} | |
+| SAVE time (ms) | ${R[redis.save_ms]} | ${R[vigil.save_ms]} | $(ratio "${R[redis.save_ms]}" "${R[vigil.save_ms]}") |
+| dump.rdb size (MB) | ${R[redis.rdb_mb]} | ${R[vigil.rdb_mb]} | |
+| startup load until PONG (ms) | ${R[redis.load_ms]} | ${R[vigil.load_ms]} | $(ratio "${R[redis.load_ms]}" "${R[vigil.load_ms]}") |
+EOF

@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Full sync under load, vigil vs redis-server side by side.
+#
+# For each server kind: a master filled with DEBUG POPULATE (KEYS keys,
+# default 2M), serving redis-benchmark (SET/GET, random keys) in a loop of
+# short runs; a replica of the same kind is started and the time until its
+# master_link_status is up is the sync time. Reported: sync time, and the
+# master's p99 (ms) from redis-benchmark before the sync (baseline) and
+# during it (median and max over the runs that overlapped the sync).
+#
+# Environment:
+#   KEYS       keys in the dataset (default 2000000)
+#   VALUE      value size (default 16)
+#   CLIENTS    benchmark connections (default 20)
+#   CHUNK      requests per benchmark run (default 20000)
+#   DISKLESS   repl-diskless-sync on the master (default yes)
+#   KINDS      "redis vigil" (default)
+#   VIGIL_BIN  vigil binary (default: go build ./cmd/vigil)
+set -euo pipefail
+
+KEYS=${KEYS:-2000000}
+VALUE=${VALUE:-16}
+CLIENTS=${CLIENTS:-20}
+CHUNK=${CHUNK:-20000}
+DISKLESS=${DISKLESS:-yes}
+KINDS=${KINDS:-redis vigil}
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+for tool in redis-server redis-benchmark redis-cli python3; do
+	command -v "$tool" >/dev/null || { echo "replication.sh: $tool is required" >&2; exit 1; }
+done
+if [ -z "${VIGIL_BIN:-}" ]; then
+	VIGIL_BIN=$work/vigil
+	(cd "$root" && go build -o "$VIGIL_BIN" ./cmd/vigil)
+fi
+
+freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+start() { # kind port dir extra...
+	local kind=$1 port=$2 dir=$3; shift 3
+	mkdir -p "$dir"
+	local bin=(redis-server)
+	[ "$kind" = vigil ] && bin=("$VIGIL_BIN" server)
+	"${bin[@]}" --port "$port" --bind 127.0.0.1 --dir "$dir" --daemonize no --logfile "$dir/log" \
+		--save "" --appendonly no --enable-debug-command yes --repl-diskless-sync "$DISKLESS" \
+		--repl-diskless-sync-delay 0 "$@" >/dev/null 2>&1 &
+	pids+=($!)
+	for _ in $(seq 1 200); do
+		redis-cli -p "$port" ping >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	echo "server $kind on $port did not start" >&2; cat "$dir/log" >&2; exit 1
+}
+
+p99() { # port -> p99 ms of one benchmark chunk
+	redis-benchmark -p "$1" -t set,get -n "$CHUNK" -c "$CLIENTS" -r "$KEYS" -d "$VALUE" --csv 2>/dev/null |
+		python3 -c 'import csv,sys
+rows=[r for r in csv.reader(sys.stdin)]
+h=rows[0]; i=h.index("p99_latency_ms")
+print(max(float(r[i]) for r in rows[1:]))'
+}
+
+bench_loop() { # port file: benchmark chunks back to back, "start end p99" per line
+	while :; do
+		local a b v
+		a=$(date +%s.%N)
+		v=$(p99 "$1")
+		b=$(date +%s.%N)
+		echo "$a $b $v" >>"$2"
+	done
+}
+
+results=()
+for kind in $KINDS; do
+	mp=$(freeport); rp=$(freeport)
+	start "$kind" "$mp" "$work/$kind-m"
+	t0=$(date +%s.%N)
+	redis-cli -p "$mp" debug populate "$KEYS" key "$VALUE" >/dev/null
+	fill=$(python3 -c "import time; print(f'{time.time()-$t0:.1f}')")
+	base=$(p99 "$mp")
+	start "$kind" "$rp" "$work/$kind-r"
+	log=$work/$kind-chunks
+	: >"$log"
+	bench_loop "$mp" "$log" 2>/dev/null &
+	bl=$!
+	ts=$(date +%s.%N)
+	redis-cli -p "$rp" replicaof 127.0.0.1 "$mp" >/dev/null
+	until [ "$(redis-cli -p "$rp" info replication | tr -d '\r' | sed -n 's/^master_link_status://p')" = up ]; do
+		sleep 0.02
+	done
+	te=$(date +%s.%N)
+	# Let the chunk running at link-up finish, then stop the loop.
+	n=$(wc -l <"$log")
+	until [ "$(wc -l <"$log")" -gt "$n" ]; do sleep 0.05; done
+	kill "$bl" 2>/dev/null || true
+	wait "$bl" 2>/dev/null || true
+	stats=$(python3 - "$log" "$ts" "$te" <<'PY'
+import sys, statistics
+ts, te = float(sys.argv[2]), float(sys.argv[3])
+v = []
+for line in open(sys.argv[1]):
+    f = line.split()
+    if len(f) == 3 and float(f[1]) > ts and float(f[0]) < te:
+        v.append(float(f[2]))
+print(f"{te-ts:.2f} {statistics.median(v):.2f} {max(v):.2f} {len(v)}" if v else f"{te-ts:.2f} - - 0")
+PY
+)
+	# Consistency: same key count once the replica caught up.
+	for _ in $(seq 1 100); do
+		[ "$(redis-cli -p "$rp" dbsize)" = "$(redis-cli -p "$mp" dbsize)" ] && break
+		sleep 0.1
+	done
+	same=no
+	[ "$(redis-cli -p "$rp" dbsize)" = "$(redis-cli -p "$mp" dbsize)" ] && same=yes
+	results+=("$kind $KEYS $fill $stats $base $same")
+	kill "${pids[-1]}" "${pids[-2]}" 2>/dev/null || true
+	wait "${pids[-1]}" "${pids[-2]}" 2>/dev/null || true
+	unset 'pids[-1]'
+	unset 'pids[-1]'
+done
+
+echo "| server | keys | populate s | sync s (REPLICAOF → link up) | p99 ms during sync (median) | p99 ms during sync (max) | benchmark runs during sync | p99 ms before | dbsize equal |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---|"
+for r in "${results[@]}"; do
+	set -- $r
+	echo "| $1 | $2 | $3 | $4 | $5 | $6 | $7 | $8 | $9 |"
+done

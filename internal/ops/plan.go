@@ -1,0 +1,549 @@
+package ops
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+var planCmd = command{
+	name:  "plan",
+	usage: "vigil plan TOPOLOGY.yaml --out DIR [--secret-seed N] [--force]",
+	summary: `Write a deployment bundle for a master/replica/Sentinel topology (the
+tutorial's Linode layout): per host its redis.conf or sentinel.conf bound
+to the private IP, a hardened systemd unit, ufw rules as a shell script,
+plus README.md (the order of steps and how to verify each), secrets.env
+and a predis client that discovers the master through Sentinel.
+
+The topology file format is documented in examples/tutorial-topology.yaml.
+Passwords come from crypto/rand, or, with --secret-seed, from a
+deterministic SHA-256 stream (for reproducible reviews and tests only).
+Nothing is contacted: the addresses are only written into files.`,
+	example: `vigil plan examples/tutorial-topology.yaml --out ./linode-bundle
+less ./linode-bundle/README.md`,
+}
+
+// Plan runs `vigil plan`.
+func Plan(args []string) int {
+	fs := planCmd.newFlags()
+	out := fs.String("out", "", "directory to write the bundle to (required)")
+	seed := fs.String("secret-seed", "", "derive passwords deterministically from this seed (tests/reviews only)")
+	force := fs.Bool("force", false, "write into a non-empty --out directory, overwriting files")
+	pos, err := planCmd.parse(fs, args)
+	if err != nil {
+		if errors.Is(err, errHelp) {
+			return 0
+		}
+		return planCmd.fail(usagef("%v", err))
+	}
+	if len(pos) != 1 {
+		return planCmd.fail(usagef("want exactly one topology file, got %d arguments", len(pos)))
+	}
+	if *out == "" {
+		return planCmd.fail(usagef("--out DIR is required"))
+	}
+	seeded := false
+	fs.Visit(func(f *flagT) {
+		if f.Name == "secret-seed" {
+			seeded = true
+		}
+	})
+	t, warnings, err := LoadTopology(pos[0])
+	if err != nil {
+		return planCmd.fail(err)
+	}
+	if !*force {
+		if ents, err := os.ReadDir(*out); err == nil && len(ents) > 0 {
+			return planCmd.fail(fmt.Errorf("%s is not empty; choose a new --out directory or pass --force to overwrite", *out))
+		}
+	}
+	b := RenderBundle(t, newSecretGen(*seed, seeded), warnings)
+	if err := b.Write(*out); err != nil {
+		return planCmd.fail(err)
+	}
+	for _, w := range warnings {
+		fmt.Fprintf(Stderr, "warning: %s\n", w)
+	}
+	fmt.Fprintf(Stdout, "Wrote %d files for %d hosts to %s:\n", len(b.Files), len(t.Hosts), *out)
+	for _, f := range b.Files {
+		fmt.Fprintf(Stdout, "  %s\n", filepath.Join(*out, f.Path))
+	}
+	fmt.Fprintf(Stdout, "Next: follow %s (it holds passwords: keep the directory private).\n", filepath.Join(*out, "README.md"))
+	return 0
+}
+
+// BundleFile is one generated file.
+type BundleFile struct {
+	Path string // relative, slash-separated
+	Mode os.FileMode
+	Data string
+}
+
+// Bundle is everything `vigil plan` writes.
+type Bundle struct{ Files []BundleFile }
+
+func (b *Bundle) add(path string, mode os.FileMode, data string) {
+	b.Files = append(b.Files, BundleFile{path, mode, data})
+}
+
+// Write writes the bundle under dir (created 0700: it holds secrets).
+func (b *Bundle) Write(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	for _, f := range b.Files {
+		p := filepath.Join(dir, filepath.FromSlash(f.Path))
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, []byte(f.Data), f.Mode); err != nil {
+			return err
+		}
+		if err := os.Chmod(p, f.Mode); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Paths on the target hosts.
+const (
+	remoteBin     = "/usr/local/bin/vigil"
+	remoteConfDir = "/etc/vigil"
+	remoteDataDir = "/var/lib/vigil"
+	remoteLogDir  = "/var/log/vigil"
+	remoteRunDir  = "/run/vigil"
+)
+
+// secrets are the generated passwords.
+type secrets struct {
+	Data     string // requirepass / masterauth / sentinel auth-pass
+	Sentinel string // Sentinel requirepass / sentinel-pass (sentinel-auth: true)
+}
+
+// RenderBundle renders the bundle for t (pure: no I/O).
+func RenderBundle(t *Topology, g *secretGen, warnings []string) *Bundle {
+	s := secrets{Data: g.password(40)}
+	if t.SentinelAuth {
+		s.Sentinel = g.password(40)
+	}
+	b := &Bundle{}
+	b.add("README.md", 0o600, renderReadme(t, s, warnings))
+	b.add("secrets.env", 0o600, renderSecrets(t, s))
+	b.add("predis-client.php", 0o600, renderPredis(t, s))
+	for _, h := range t.sortedHosts() {
+		if h.Role == RoleSentinel {
+			b.add(h.Name+"/sentinel.conf", 0o600, renderSentinelConf(t, h, s))
+			b.add(h.Name+"/vigil-sentinel.service", 0o644, renderUnit(t, h))
+		} else {
+			b.add(h.Name+"/redis.conf", 0o600, renderRedisConf(t, h, s))
+			b.add(h.Name+"/vigil-server.service", 0o644, renderUnit(t, h))
+		}
+		b.add(h.Name+"/firewall.sh", 0o755, renderFirewall(t, h))
+	}
+	sort.SliceStable(b.Files, func(i, j int) bool { return b.Files[i].Path < b.Files[j].Path })
+	return b
+}
+
+func hostHeader(t *Topology, h Host, what string) string {
+	return fmt.Sprintf("# %s for %s (%s, %s)\n# Generated by `vigil plan`; master name %q.\n", what, h.Name, h.Address, h.Role, t.MasterName)
+}
+
+func renderRedisConf(t *Topology, h Host, s secrets) string {
+	var w strings.Builder
+	w.WriteString(hostHeader(t, h, "vigil data node configuration"))
+	m := t.Master()
+	fmt.Fprintf(&w, `# Sentinel rewrites replicaof here after a failover (CONFIG REWRITE), so
+# the file must stay writable by the vigil user.
+
+# Network: the private IP (Linode private networking) plus loopback for
+# local administration. Never a public interface.
+bind %s 127.0.0.1
+port %d
+protected-mode yes
+tcp-backlog 511
+timeout 0
+tcp-keepalive 300
+
+# Process: run in the foreground under systemd (vigil-server.service).
+daemonize no
+supervised no
+pidfile %s/vigil-server.pid
+logfile %s/vigil-server.log
+loglevel notice
+dir %s
+
+# Security: one password for clients, replicas and Sentinels. masterauth
+# is set on every data node because any of them may become a replica
+# after a failover.
+requirepass %s
+masterauth %s
+
+# Persistence: RDB snapshots plus an append-only file.
+save 900 1
+save 300 10
+save 60 10000
+appendonly yes
+appendfsync everysec
+
+# Replication
+replica-priority %d
+replica-read-only yes
+`, h.Address, t.RedisPort, remoteRunDir, remoteLogDir, remoteDataDir, s.Data, s.Data, h.Priority)
+	if h.Role == RoleReplica {
+		fmt.Fprintf(&w, "replicaof %s %d\n", m.Address, t.RedisPort)
+	} else {
+		w.WriteString("# (initial master: no replicaof)\n")
+	}
+	return w.String()
+}
+
+func renderSentinelConf(t *Topology, h Host, s secrets) string {
+	var w strings.Builder
+	w.WriteString(hostHeader(t, h, "vigil Sentinel configuration"))
+	m := t.Master()
+	fmt.Fprintf(&w, `# Sentinel rewrites this file at runtime (known replicas, Sentinels,
+# epochs, the current master), so it must stay writable by the vigil user.
+
+bind %s 127.0.0.1
+port %d
+`, h.Address, t.SentinelPort)
+	if t.SentinelAuth {
+		fmt.Fprintf(&w, `# Sentinels are password-protected (sentinel-auth: true). Note: predis 1.1
+# cannot authenticate to Sentinels; see README.md.
+protected-mode yes
+requirepass %s
+sentinel sentinel-pass %s
+`, s.Sentinel, s.Sentinel)
+	} else {
+		w.WriteString(`# Sentinels must be reachable by the other Sentinels and the app servers;
+# access is limited by bind and the ufw rules in firewall.sh.
+protected-mode no
+`)
+	}
+	fmt.Fprintf(&w, `daemonize no
+pidfile %s/vigil-sentinel.pid
+logfile %s/vigil-sentinel.log
+dir %s
+
+sentinel monitor %s %s %d %d
+sentinel auth-pass %s %s
+sentinel down-after-milliseconds %s %d
+sentinel failover-timeout %s %d
+sentinel parallel-syncs %s %d
+`, remoteRunDir, remoteLogDir, remoteDataDir,
+		t.MasterName, m.Address, t.RedisPort, t.Quorum,
+		t.MasterName, s.Data,
+		t.MasterName, t.DownAfterMS,
+		t.MasterName, t.FailoverTimeout,
+		t.MasterName, t.ParallelSyncs)
+	return w.String()
+}
+
+func unitName(h Host) string {
+	if h.Role == RoleSentinel {
+		return "vigil-sentinel"
+	}
+	return "vigil-server"
+}
+
+func renderUnit(t *Topology, h Host) string {
+	mode, conf, desc := "server", "redis.conf", "vigil data node (Redis-compatible)"
+	if h.Role == RoleSentinel {
+		mode, conf, desc = "sentinel", "sentinel.conf", "vigil Sentinel"
+	}
+	return fmt.Sprintf(`# %s.service for %s (%s), generated by `+"`vigil plan`"+`.
+# Install as /etc/systemd/system/%s.service.
+[Unit]
+Description=%s for %s on %s
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+Type=simple
+User=vigil
+Group=vigil
+ExecStart=%s %s %s/%s
+Restart=always
+RestartSec=2
+TimeoutStopSec=60
+LimitNOFILE=65536
+UMask=0077
+
+# systemd creates these owned by vigil; the config directory must be
+# writable because Sentinel rewrites its state into the config files.
+RuntimeDirectory=vigil
+StateDirectory=vigil
+LogsDirectory=vigil
+ReadWritePaths=%s %s %s %s
+
+# Hardening
+NoNewPrivileges=yes
+ProtectSystem=strict
+ProtectHome=yes
+PrivateTmp=yes
+PrivateDevices=yes
+ProtectKernelTunables=yes
+ProtectKernelModules=yes
+ProtectKernelLogs=yes
+ProtectControlGroups=yes
+ProtectClock=yes
+ProtectHostname=yes
+RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
+RestrictNamespaces=yes
+RestrictRealtime=yes
+RestrictSUIDSGID=yes
+LockPersonality=yes
+MemoryDenyWriteExecute=yes
+CapabilityBoundingSet=
+AmbientCapabilities=
+SystemCallArchitectures=native
+
+[Install]
+WantedBy=multi-user.target
+`, unitName(h), h.Name, h.Address, unitName(h), desc, h.Name, h.Address,
+		remoteBin, mode, remoteConfDir, conf,
+		remoteConfDir, remoteDataDir, remoteLogDir, remoteRunDir)
+}
+
+// renderFirewall writes the tutorial's ufw rules for one host: data nodes
+// accept 6379 from the Sentinels, the other data nodes (replication) and
+// the app servers; Sentinels accept 26379 from the Sentinels and the app
+// servers; SSH stays open; everything else incoming is denied.
+func renderFirewall(t *Topology, h Host) string {
+	var w strings.Builder
+	fmt.Fprintf(&w, `#!/bin/sh
+# ufw rules for %s (%s, %s), generated by `+"`vigil plan`"+`.
+# Run as root on %s. SSH (22) is allowed before the firewall is enabled,
+# so an SSH session is not cut off.
+set -eu
+
+ufw default deny incoming
+ufw default allow outgoing
+ufw allow 22/tcp comment 'SSH'
+`, h.Name, h.Address, h.Role, h.Name)
+	allow := func(from, comment string, port int) {
+		fmt.Fprintf(&w, "ufw allow from %s to any port %d proto tcp comment '%s'\n", from, port, comment)
+	}
+	if h.Role == RoleSentinel {
+		w.WriteString("\n# Sentinels talk to each other on the Sentinel port\n")
+		for _, o := range t.ByRole(RoleSentinel) {
+			allow(o.Address, "vigil: "+o.Name, t.SentinelPort)
+		}
+		if len(t.AppServers) > 0 {
+			w.WriteString("\n# App servers ask the Sentinels for the current master\n")
+			for _, a := range t.AppServers {
+				allow(a, "vigil: app server", t.SentinelPort)
+			}
+		}
+	} else {
+		w.WriteString("\n# Sentinels monitor and reconfigure every data node\n")
+		for _, o := range t.ByRole(RoleSentinel) {
+			allow(o.Address, "vigil: "+o.Name, t.RedisPort)
+		}
+		w.WriteString("\n# Other data nodes replicate from this one (any of them may become master)\n")
+		for _, o := range t.DataNodes() {
+			if o.Name != h.Name {
+				allow(o.Address, "vigil: "+o.Name, t.RedisPort)
+			}
+		}
+		if len(t.AppServers) > 0 {
+			w.WriteString("\n# App servers read and write through the current master\n")
+			for _, a := range t.AppServers {
+				allow(a, "vigil: app server", t.RedisPort)
+			}
+		}
+	}
+	w.WriteString("\nufw --force enable\nufw status verbose\n")
+	return w.String()
+}
+
+func renderSecrets(t *Topology, s secrets) string {
+	var w strings.Builder
+	w.WriteString("# Passwords generated by `vigil plan`. Keep this file private (mode 0600).\n")
+	w.WriteString("# Load with: set -a; . ./secrets.env; set +a\n")
+	fmt.Fprintf(&w, "VIGIL_PASSWORD=%s\n", s.Data)
+	if t.SentinelAuth {
+		fmt.Fprintf(&w, "VIGIL_SENTINEL_PASSWORD=%s\n", s.Sentinel)
+	}
+	return w.String()
+}
+
+func renderPredis(t *Topology, s secrets) string {
+	var sent strings.Builder
+	for _, h := range t.ByRole(RoleSentinel) {
+		fmt.Fprintf(&sent, "    'tcp://%s:%d',\n", h.Address, t.SentinelPort)
+	}
+	note := ""
+	if t.SentinelAuth {
+		note = `// WARNING: this topology password-protects the Sentinels (sentinel-auth:
+// true). predis 1.1 clears the password on Sentinel connections, so it
+// cannot discover the master; use predis 2.x or turn sentinel-auth off.
+`
+	}
+	return fmt.Sprintf(`<?php
+// WooCommerce/PHP client for the %s topology, generated by `+"`vigil plan`"+`.
+// Note: 'replication' => 'sentinel' is what makes predis 1.1 ask the
+// Sentinels for the master (the tutorial's 'replication' => true expects
+// a master/replica list, not Sentinels, and fails here).
+%srequire 'vendor/autoload.php'; // Debian php-predis: require '/usr/share/php/Predis/Autoloader.php'; Predis\Autoloader::register();
+
+$sentinels = [
+%s];
+$masterName = '%s'; // must match 'sentinel monitor'
+
+try {
+    $client = new Predis\Client($sentinels, [
+        'replication' => 'sentinel',
+        'service' => $masterName,
+        // Password of the data nodes (requirepass); not sent to Sentinels.
+        'parameters' => [
+            'password' => '%s',
+        ],
+    ]);
+    $client->set('test_key', 'Hello HA Redis!');
+    $value = $client->get('test_key');
+    echo "Successfully connected to Redis. Value: " . $value . "\n";
+} catch (Exception $e) {
+    echo "Could not connect to Redis: " . $e->getMessage() . "\n";
+    exit(1);
+}
+`, t.MasterName, note, sent.String(), t.MasterName, s.Data)
+}
+
+func renderReadme(t *Topology, s secrets, warnings []string) string {
+	var w strings.Builder
+	m := t.Master()
+	sents := t.ByRole(RoleSentinel)
+	p := func(format string, a ...any) { fmt.Fprintf(&w, format, a...) }
+	p("# vigil deployment bundle: %s\n\n", t.MasterName)
+	p("Generated by `vigil plan`. One master, %d replica(s), %d Sentinels (quorum %d), ", len(t.ByRole(RoleReplica)), len(sents), t.Quorum)
+	p("down-after %d ms, failover-timeout %d ms, parallel-syncs %d.\n\n", t.DownAfterMS, t.FailoverTimeout, t.ParallelSyncs)
+	p("**This directory contains passwords** (`secrets.env`, the configs, `predis-client.php`). Keep it private.\n\n")
+	if len(warnings) > 0 {
+		p("Warnings about this topology:\n\n")
+		for _, x := range warnings {
+			p("- %s\n", x)
+		}
+		p("\n")
+	}
+	p("| Host | Private IP | Role | Port | Files |\n|---|---|---|---|---|\n")
+	for _, h := range t.sortedHosts() {
+		conf := "redis.conf"
+		if h.Role == RoleSentinel {
+			conf = "sentinel.conf"
+		}
+		p("| %s | %s | %s | %d | `%s/%s`, `%s/%s.service`, `%s/firewall.sh` |\n", h.Name, h.Address, h.Role, t.Port(h), h.Name, conf, h.Name, unitName(h), h.Name)
+	}
+	p("\nApp servers allowed through the firewall: ")
+	if len(t.AppServers) == 0 {
+		p("none (add `app-servers:` to the topology).\n")
+	} else {
+		p("%s.\n", strings.Join(t.AppServers, ", "))
+	}
+	p(`
+## 1. On every host: user, binary, firewall
+
+Copy the host's directory and the vigil binary to it, then as root:
+
+`+"```sh"+`
+useradd --system --home-dir %[1]s --shell /usr/sbin/nologin vigil
+install -m 0755 vigil %[2]s
+install -d -o vigil -g vigil -m 0750 %[3]s
+sh ./firewall.sh        # SSH stays allowed; default deny incoming
+`+"```"+`
+
+## 2. The master (%[4]s, %[5]s)
+
+`+"```sh"+`
+install -o vigil -g vigil -m 0640 redis.conf %[3]s/redis.conf
+install -m 0644 vigil-server.service /etc/systemd/system/
+systemctl daemon-reload && systemctl enable --now vigil-server
+`+"```"+`
+
+## 3. The replicas
+
+On each replica host, the same commands as step 2 with that host's files. Then check from any data node:
+
+`+"```sh"+`
+set -a; . ./secrets.env; set +a
+redis-cli -h %[5]s -p %[6]d -a "$VIGIL_PASSWORD" --no-auth-warning INFO replication
+`+"```"+`
+
+Expect `+"`role:master`"+` and one `+"`slaveN:...,state=online`"+` line per replica.
+
+## 4. The Sentinels
+
+On each Sentinel host:
+
+`+"```sh"+`
+install -o vigil -g vigil -m 0640 sentinel.conf %[3]s/sentinel.conf
+install -m 0644 vigil-sentinel.service /etc/systemd/system/
+systemctl daemon-reload && systemctl enable --now vigil-sentinel
+`+"```"+`
+
+`, remoteDataDir, remoteBin, remoteConfDir, m.Name, m.Address, t.RedisPort)
+	auth := ""
+	if t.SentinelAuth {
+		auth = ` -a "$VIGIL_SENTINEL_PASSWORD" --no-auth-warning`
+	}
+	s1 := sents[0]
+	p("Verify (all Sentinels must name the same master; CKQUORUM must say OK):\n\n```sh\n")
+	for _, h := range sents {
+		p("redis-cli -h %s -p %d%s SENTINEL get-master-addr-by-name %s\n", h.Address, t.SentinelPort, auth, t.MasterName)
+	}
+	p("redis-cli -h %s -p %d%s SENTINEL master %s\n", s1.Address, t.SentinelPort, auth, t.MasterName)
+	p("redis-cli -h %s -p %d%s SENTINEL replicas %s\n", s1.Address, t.SentinelPort, auth, t.MasterName)
+	p("redis-cli -h %s -p %d%s SENTINEL sentinels %s\n", s1.Address, t.SentinelPort, auth, t.MasterName)
+	p("redis-cli -h %s -p %d%s SENTINEL ckquorum %s\n", s1.Address, t.SentinelPort, auth, t.MasterName)
+	var sl []string
+	for _, h := range sents {
+		sl = append(sl, fmt.Sprintf("%s:%d", h.Address, t.SentinelPort))
+	}
+	p("```\n\nOr everything at once, from a host the firewall lets in:\n\n```sh\nvigil status --sentinel %s --master-name %s --password \"$VIGIL_PASSWORD\"", strings.Join(sl, ","), t.MasterName)
+	if t.SentinelAuth {
+		p(" --sentinel-password \"$VIGIL_SENTINEL_PASSWORD\"")
+	}
+	p("\n```\n")
+	p(`
+## 5. The application (predis)
+
+` + "`predis-client.php`" + ` connects through the Sentinels. It uses ` + "`'replication' => 'sentinel'`" + `:
+the tutorial's ` + "`'replication' => true`" + ` does **not** work with predis 1.1 for Sentinel
+discovery (it treats the Sentinels as a master/replica list). The data-node password goes in
+` + "`'parameters' => ['password' => ...]`" + `; predis 1.1 never sends a password to Sentinels.
+`)
+	if t.SentinelAuth {
+		p("\n**sentinel-auth is on**: the Sentinels require a password, which predis 1.1 cannot send. Use predis 2.x (password in the Sentinel URIs) or set `sentinel-auth: false`.\n")
+	}
+	p(`
+`+"```sh"+`
+php predis-client.php   # Successfully connected to Redis. Value: Hello HA Redis!
+`+"```"+`
+
+## 6. Failover drill
+
+On %[1]s: `+"`systemctl stop vigil-server`"+`. After about %[2]d ms (down-after) the Sentinels
+agree the master is down and promote a replica; then
+
+`+"```sh"+`
+redis-cli -h %[3]s -p %[4]d%[5]s SENTINEL get-master-addr-by-name %[6]s
+`+"```"+`
+
+names the new master, and `+"`php predis-client.php`"+` still succeeds. Start the old master
+again: the Sentinels turn it into a replica of the new one.
+
+## Files on each host
+
+| Path | What |
+|---|---|
+| %[7]s/redis.conf or sentinel.conf | config (rewritten at runtime by Sentinel/CONFIG REWRITE) |
+| %[8]s | data (RDB, AOF) and Sentinel working dir |
+| %[9]s/vigil-server.log, vigil-sentinel.log | logs |
+| %[10]s/*.pid | pidfiles |
+`, m.Name, t.DownAfterMS, s1.Address, t.SentinelPort, auth, t.MasterName, remoteConfDir, remoteDataDir, remoteLogDir, remoteRunDir)
+	return w.String()
+}

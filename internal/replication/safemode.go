@@ -1,0 +1,336 @@
+package replication
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/vigil-kv/vigil/internal/commands"
+	"github.com/vigil-kv/vigil/internal/resp"
+	"github.com/vigil-kv/vigil/internal/server"
+)
+
+// Safe mode (docs/reliability.md): semi-synchronous acknowledgement,
+// fencing and restart safety on the master. Opt-in with vigil-safe-mode
+// yes; with it off nothing here changes behaviour.
+//
+//   - Ack gate: the replies of a batch that wrote are released only once
+//     vigil-min-ack-replicas replicas acknowledged an offset >= the stream
+//     offset after the batch (server/fence.go holds the replies, without the
+//     lock). After vigil-fence-timeout the write replies become
+//     -NOREPLICAS ... (the write may still exist).
+//   - Fence: a master refuses writes when fewer than N replicas ACKed within
+//     the fence timeout, when fewer than a majority of the Sentinels it has
+//     seen talked to it within the fence timeout, or when a Sentinel's hello
+//     names another master with a newer config epoch than any naming us.
+//   - Restart/resume: after start-up, or after a gap in our own cron ticks
+//     (SIGSTOP, VM pause), writes are refused until the fence conditions hold
+//     on evidence gathered after the resume, and at least one fence timeout
+//     has passed.
+
+const defaultFenceTimeout = 2000 * time.Millisecond
+
+type sentinelSeen struct {
+	last      time.Time
+	helloAt   time.Time
+	helloMe   bool
+	helloEp   uint64
+}
+
+type safeWaiter struct {
+	c      *server.Client
+	target int64
+	ch     chan struct{}
+}
+
+type safeState struct {
+	on        atomic.Bool
+	minAck    int
+	fence     time.Duration
+	waiters   []*safeWaiter
+	lastGetack int64
+	lastCron  time.Time
+	// resumeAt: start-up or the end of a pause; confirmed once the fence
+	// conditions held on evidence newer than it.
+	resumeAt  time.Time
+	confirmed bool
+	sentinels map[string]*sentinelSeen
+	lastDeny  string
+}
+
+func (st *State) safe() *safeState {
+	return st.sm
+}
+
+// installSafe wires the config (called from Install through the hook).
+func installSafe(st *State) {
+	s := st.srv
+	sm := &safeState{sentinels: map[string]*sentinelSeen{}, resumeAt: time.Now(), lastCron: time.Now()}
+	st.sm = sm
+	reload := func() {
+		sm.on.Store(s.Cfg.Bool("vigil-safe-mode"))
+		sm.minAck = int(s.Cfg.Int("vigil-min-ack-replicas"))
+		sm.fence = time.Duration(s.Cfg.Int("vigil-fence-timeout")) * time.Millisecond
+		if sm.fence <= 0 {
+			sm.fence = defaultFenceTimeout
+		}
+	}
+	reload()
+	for _, n := range []string{"vigil-safe-mode", "vigil-min-ack-replicas", "vigil-fence-timeout"} {
+		s.Cfg.OnChange(n, func(old, new string) error { reload(); return nil })
+	}
+}
+
+func init() {
+	server.Safe = safeGate{}
+	SafeModeDeny = safeDeny
+	server.CronHooks = append(server.CronHooks, safeCron)
+	SafeInfo = safeInfo
+}
+
+type safeGate struct{}
+
+func (safeGate) On(s *server.Server) bool {
+	st := Of(s)
+	return st != nil && st.sm != nil && st.sm.on.Load()
+}
+
+func (safeGate) Offset(s *server.Server) int64 { return Of(s).offset }
+
+func (safeGate) Observe(s *server.Server, c *server.Client, args [][]byte) {
+	st := Of(s)
+	sm := st.sm
+	name := c.Name()
+	if strings.HasPrefix(name, "sentinel-") && len(name) >= 17 {
+		id := strings.ToLower(name[9:17])
+		se := sm.sentinel(id)
+		se.last = time.Now()
+		if len(args) == 3 && commands.EqualFold(args[0], "publish") && string(args[1]) == "__sentinel__:hello" {
+			// ip,port,runid,current_epoch,master_name,master_ip,master_port,master_config_epoch
+			f := strings.Split(string(args[2]), ",")
+			if len(f) == 8 {
+				port, _ := strconv.Atoi(f[6])
+				ep, _ := strconv.ParseUint(f[7], 10, 64)
+				se.helloAt = time.Now()
+				se.helloMe = st.isMe(c, f[5], port)
+				se.helloEp = ep
+			}
+		}
+	}
+	if len(args) == 3 && (commands.EqualFold(args[0], "replicaof") || commands.EqualFold(args[0], "slaveof")) {
+		// Told what our role is: as a replica the question is moot; promoted
+		// by REPLICAOF NO ONE (Sentinel or an operator), we are the master.
+		sm.confirmed = true
+	}
+}
+
+func (sm *safeState) sentinel(id string) *sentinelSeen {
+	se := sm.sentinels[id]
+	if se == nil {
+		se = &sentinelSeen{}
+		sm.sentinels[id] = se
+	}
+	return se
+}
+
+// isMe reports whether ip:port (from a hello) is this server, as Sentinels
+// know it: replica-announce-ip/-port when set, else the address the
+// Sentinel connected to.
+func (st *State) isMe(c *server.Client, ip string, port int) bool {
+	s := st.srv
+	myPort := int(s.Cfg.Int("replica-announce-port"))
+	if myPort == 0 {
+		myPort = s.Port()
+	}
+	if port != myPort {
+		return false
+	}
+	if a := s.Cfg.String("replica-announce-ip"); a != "" {
+		return a == ip
+	}
+	host, _, _ := net.SplitHostPort(c.LocalAddr())
+	return host == ip || (net.ParseIP(host).IsLoopback() && net.ParseIP(ip).IsLoopback())
+}
+
+func (safeGate) Await(s *server.Server, c *server.Client, target int64) (<-chan struct{}, time.Duration) {
+	st := Of(s)
+	sm := st.sm
+	if st.masterHost != "" || sm.minAck <= 0 {
+		return nil, 0
+	}
+	if st.ackedAtLeast(target) >= sm.minAck {
+		return nil, 0
+	}
+	w := &safeWaiter{c: c, target: target, ch: make(chan struct{})}
+	sm.waiters = append(sm.waiters, w)
+	// Ask every replica (Redis's too) for an ACK now; one GETACK covers
+	// every write before it.
+	if target > sm.lastGetack && len(st.replicas) > 0 {
+		st.writeStream(resp.AppendCommand(nil, "REPLCONF", "GETACK", "*"))
+		sm.lastGetack = st.offset
+	}
+	return w.ch, sm.fence
+}
+
+func (safeGate) Cancel(s *server.Server, c *server.Client) {
+	sm := Of(s).sm
+	for i, w := range sm.waiters {
+		if w.c == c {
+			sm.waiters = append(sm.waiters[:i:i], sm.waiters[i+1:]...)
+			return
+		}
+	}
+}
+
+func (safeGate) TimeoutError(s *server.Server) string {
+	sm := Of(s).sm
+	return fmt.Sprintf("NOREPLICAS vigil safe mode: the write was not acknowledged by %d replica(s) within %d ms; it may or may not be durable", sm.minAck, sm.fence.Milliseconds())
+}
+
+// safeOnAck releases the writers whose target is now acknowledged.
+func (st *State) safeOnAck() {
+	sm := st.sm
+	if sm == nil || len(sm.waiters) == 0 {
+		return
+	}
+	keep := sm.waiters[:0]
+	for _, w := range sm.waiters {
+		if st.ackedAtLeast(w.target) >= sm.minAck {
+			close(w.ch)
+			continue
+		}
+		keep = append(keep, w)
+	}
+	for i := len(keep); i < len(sm.waiters); i++ {
+		sm.waiters[i] = nil
+	}
+	sm.waiters = keep
+}
+
+// fenceReason returns why a master in safe mode must refuse writes now, or "".
+func (st *State) fenceReason(now time.Time) string {
+	sm := st.sm
+	if sm.minAck > 0 {
+		n := 0
+		for _, r := range st.replicas {
+			if r.state == stateOnline && now.Sub(r.ackTime) <= sm.fence && r.ackTime.After(sm.resumeAt) {
+				n++
+			}
+		}
+		if n < sm.minAck {
+			return fmt.Sprintf("NOREPLICAS vigil safe mode: fenced, %d of %d required replicas acknowledged within %d ms", n, sm.minAck, sm.fence.Milliseconds())
+		}
+	}
+	known, fresh := 0, 0
+	var meEp, otherEp uint64
+	otherSeen := false
+	for _, se := range sm.sentinels {
+		known++
+		if now.Sub(se.last) <= sm.fence && se.last.After(sm.resumeAt) {
+			fresh++
+		}
+		if !se.helloAt.IsZero() && now.Sub(se.helloAt) <= 3*sm.fence+4*time.Second {
+			if se.helloMe {
+				if se.helloEp > meEp {
+					meEp = se.helloEp
+				}
+			} else {
+				otherSeen = true
+				if se.helloEp > otherEp {
+					otherEp = se.helloEp
+				}
+			}
+		}
+	}
+	if known > 0 && fresh < known/2+1 {
+		return fmt.Sprintf("NOREPLICAS vigil safe mode: fenced, only %d of %d Sentinels heard from within %d ms", fresh, known, sm.fence.Milliseconds())
+	}
+	if otherSeen && otherEp > meEp {
+		return "READONLY vigil safe mode: fenced, Sentinels report another master with a newer configuration epoch"
+	}
+	return ""
+}
+
+func safeDeny(st *State, c *server.Client, cmd *commands.Command) string {
+	sm := st.sm
+	if sm == nil || !sm.on.Load() || st.masterHost != "" || c.IsFlaggedMaster() {
+		return ""
+	}
+	now := time.Now()
+	if now.Sub(sm.lastCron) > st.pauseThreshold() {
+		// Our own ticks stopped: we were paused (or starved); the cron hook
+		// will mark the resume, but no write goes through before it does.
+		return "NOREPLICAS vigil safe mode: the server was paused and has not yet confirmed it is still the master"
+	}
+	if !sm.confirmed {
+		if now.Sub(sm.resumeAt) < sm.fence {
+			return "NOREPLICAS vigil safe mode: this master (re)started or resumed and has not yet confirmed it is still the master"
+		}
+		if r := st.fenceReason(now); r != "" {
+			return "NOREPLICAS vigil safe mode: this master (re)started or resumed and has not yet confirmed it is still the master (" + r[strings.IndexByte(r, ' ')+1:] + ")"
+		}
+		sm.confirmed = true
+		st.srv.Log.Warn("vigil safe mode: confirmed as master, accepting writes")
+	}
+	return st.fenceReason(now)
+}
+
+func (st *State) pauseThreshold() time.Duration {
+	t := st.sm.fence / 2
+	if t < time.Second {
+		t = time.Second
+	}
+	return t
+}
+
+func safeCron(s *server.Server) {
+	st := Of(s)
+	if st == nil || st.sm == nil {
+		return
+	}
+	sm := st.sm
+	now := time.Now()
+	if sm.on.Load() && now.Sub(sm.lastCron) > st.pauseThreshold() {
+		s.Log.Warn(fmt.Sprintf("vigil safe mode: no cron tick for %d ms (paused?): refusing writes until confirmed as master", now.Sub(sm.lastCron).Milliseconds()))
+		sm.resumeAt = now
+		sm.confirmed = false
+	}
+	sm.lastCron = now
+	if st.masterHost != "" {
+		// A replica is not the master: when promoted it is confirmed by the
+		// REPLICAOF NO ONE that promoted it.
+		sm.confirmed = true
+	}
+}
+
+func safeInfo(st *State, b *strings.Builder) {
+	sm := st.sm
+	if sm == nil || !sm.on.Load() {
+		return
+	}
+	fmt.Fprintf(b, "vigil_safe_mode:1\r\nvigil_min_ack_replicas:%d\r\nvigil_fence_timeout:%d\r\n", sm.minAck, sm.fence.Milliseconds())
+	if st.masterHost == "" {
+		reason := ""
+		if !sm.confirmed {
+			reason = "unconfirmed"
+		} else if r := st.fenceReason(time.Now()); r != "" {
+			reason = "fenced"
+		}
+		if reason == "" {
+			reason = "ok"
+		}
+		fmt.Fprintf(b, "vigil_write_state:%s\r\n", reason)
+	}
+}
+
+// SafeInfo adds safe mode's INFO replication fields.
+var SafeInfo func(st *State, b *strings.Builder)
+
+// safeKick: a vigil replica in safe mode acknowledges right after applying
+// each batch (cheaper than waiting for its 1 s tick or a GETACK).
+func (st *State) safeReplicaAckNow() bool {
+	return st.sm != nil && st.sm.on.Load()
+}

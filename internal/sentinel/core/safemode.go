@@ -1,0 +1,118 @@
+package core
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// vigil safe mode, Sentinel side (docs/reliability.md).
+//
+// A master in safe mode acknowledges a write only once N of its replicas
+// have it. Of R replicas, any R-N+1 therefore include at least one that
+// holds every acknowledged write, and among replicas of one master the one
+// with the highest replication offset holds everything the others hold. So
+// with "sentinel vigil-safe-mode <master> yes [N]" the leader:
+//
+//   - counts the reachable replicas: not SDOWN, command link up and answering,
+//     and an INFO received after the master was judged down (their offsets no
+//     longer move: the master is fenced before down-after expires);
+//   - refuses to promote (-failover-abort-no-good-slave) when fewer than
+//     R-N+1 are reachable, R being every replica it knows for the master;
+//   - promotes a replica with the highest offset among the reachable ones,
+//     never one behind it (priority only breaks ties between equal offsets;
+//     priority 0 replicas count as reachable but are never promoted).
+//
+// N is the directive's, else the master's INFO vigil_min_ack_replicas, else 1.
+// The directive is vigil's own: it is persisted in this sentinel's config
+// file and never sent to other sentinels.
+
+func (s *State) applySafeMode(argv []string) string {
+	m := s.Master(argv[1])
+	if m == nil {
+		return "No such master with specified name."
+	}
+	v := yesno(argv[2])
+	if v == -1 {
+		return "Please specify yes or no for the vigil-safe-mode option."
+	}
+	m.SafeMode = v == 1
+	m.SafeMinAck = 0
+	if len(argv) == 4 {
+		k := atoi(argv[3])
+		if k < 0 {
+			return "Invalid number of replicas for vigil-safe-mode."
+		}
+		m.SafeMinAck = k
+	}
+	return ""
+}
+
+// safeMinAck is N for m.
+func (m *Master) safeMinAck() int {
+	if m.SafeMinAck > 0 {
+		return m.SafeMinAck
+	}
+	if m.vigilMinAck > 0 {
+		return m.vigilMinAck
+	}
+	return 1
+}
+
+// safeSelect implements the rule above; usable are the replicas that pass
+// Redis's own checks.
+func (n *Node) safeSelect(m *Master, usable []*Instance) *Instance {
+	total := 0
+	var reach []*Instance
+	for _, r := range m.replicas {
+		if r.gone {
+			continue
+		}
+		total++
+		if r.sdown || !r.cmd.connected || n.now-r.cmd.lastAvail > PingPeriod*5 {
+			continue
+		}
+		if m.sdown && r.infoRefresh <= m.sdownT {
+			continue // offset not known to be final
+		}
+		reach = append(reach, r)
+	}
+	need := total - m.safeMinAck() + 1
+	if need < 1 {
+		need = 1
+	}
+	if len(reach) < need {
+		n.eventAt(LevelWarning, "-vigil-safe-mode-refuse", &m.Instance, " reachable replicas "+strconv.Itoa(len(reach))+" < "+strconv.Itoa(need), m.failoverEpoch)
+		return nil
+	}
+	var best int64 = -1
+	for _, r := range reach {
+		if r.replOffset > best {
+			best = r.replOffset
+		}
+	}
+	var c []*Instance
+	for _, r := range usable {
+		if r.replOffset >= best {
+			if m.sdown && r.infoRefresh <= m.sdownT {
+				continue
+			}
+			c = append(c, r)
+		}
+	}
+	if len(c) == 0 {
+		n.eventAt(LevelWarning, "-vigil-safe-mode-refuse", &m.Instance, " no promotable replica at offset "+strconv.FormatInt(best, 10), m.failoverEpoch)
+		return nil
+	}
+	sort.SliceStable(c, func(a, b int) bool {
+		x, y := c[a], c[b]
+		if x.slavePriority != y.slavePriority {
+			return x.slavePriority < y.slavePriority
+		}
+		if x.runid == "" || y.runid == "" {
+			return x.runid != "" && y.runid == ""
+		}
+		return strings.ToLower(x.runid) < strings.ToLower(y.runid)
+	})
+	return c[0]
+}

@@ -1,0 +1,739 @@
+package chaos
+
+import (
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vigil-kv/vigil/internal/resp"
+	"github.com/vigil-kv/vigil/internal/testutil"
+)
+
+var (
+	flagRuns  = flag.Int("chaos.runs", 5, "randomized runs for TestChaosRandom")
+	flagSeed  = flag.Uint64("chaos.seed", 0, "first seed for TestChaosRandom (0: time-based)")
+	flagMode  = flag.String("chaos.mode", "safe", "mode for TestChaosRandom: safe, vigil or redis")
+	flagTable = flag.String("chaos.table", "", "TestChaosTable: write the markdown table here")
+	flagScen  = flag.String("chaos.scenarios", "", "comma-separated scenario names for TestChaosTable (default all)")
+	flagModes = flag.String("chaos.modes", "redis,vigil,safe", "modes for TestChaosTable")
+)
+
+// Timing of the topology: Sentinel down-after and the safe-mode fence
+// (fence < down-after, see docs/reliability.md).
+const (
+	downAfter    = 3000
+	fenceTimeout = 2000
+	failoverTO   = 10000
+)
+
+// ---------------------------------------------------------------------------
+// Topology: 1 master + 2 replicas, each behind a proxy that carries all the
+// cluster traffic (replication and Sentinels: nodes announce the proxy), and
+// 3 Sentinels (quorum 2). Clients may also use a node's direct port, which
+// the proxies don't cut: the split-brain case.
+
+type node struct {
+	idx   int
+	proc  *testutil.Proc
+	port  int
+	dir   string
+	proxy *Proxy
+	args  []string
+}
+
+type sentinel struct {
+	proc *testutil.Proc
+	port int
+	dir  string
+	conf string
+}
+
+type topo struct {
+	t         *testing.T
+	mode      string // redis, vigil, safe
+	nodes     []*node
+	sentinels []*sentinel
+}
+
+func (tp *topo) kind() string {
+	if tp.mode == "redis" {
+		return "redis"
+	}
+	return "vigil"
+}
+
+func (tp *topo) startProc(o testutil.StartOptions) *testutil.Proc {
+	if tp.kind() == "redis" {
+		return testutil.StartRedis(tp.t, o)
+	}
+	return testutil.StartVigil(tp.t, o)
+}
+
+func startTopo(t *testing.T, mode string) *topo {
+	t.Helper()
+	tp := &topo{t: t, mode: mode}
+	for i := 0; i < 3; i++ {
+		n := &node{idx: i, port: testutil.FreePort(t), dir: t.TempDir()}
+		px, err := NewProxy("127.0.0.1:" + strconv.Itoa(n.port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(px.Close)
+		n.proxy = px
+		n.args = []string{"--replica-announce-ip", "127.0.0.1", "--replica-announce-port", strconv.Itoa(px.Port()), "--repl-timeout", "10"}
+		if mode == "safe" {
+			n.args = append(n.args, "--vigil-safe-mode", "yes", "--vigil-min-ack-replicas", "1", "--vigil-fence-timeout", strconv.Itoa(fenceTimeout))
+		}
+		if i > 0 {
+			n.args = append(n.args, "--replicaof", "127.0.0.1", strconv.Itoa(tp.nodesProxyPort(0)))
+		}
+		tp.nodes = append(tp.nodes, n)
+		tp.startNode(n)
+	}
+	testutil.Eventually(t, 20*time.Second, "replicas online", func() bool {
+		return info(tp.nodes[0].addr(), "connected_slaves") == "2"
+	})
+	for i := 0; i < 3; i++ {
+		s := &sentinel{port: testutil.FreePort(t), dir: t.TempDir()}
+		s.conf = filepath.Join(s.dir, "sentinel.conf")
+		body := fmt.Sprintf("sentinel monitor mymaster 127.0.0.1 %d 2\n"+
+			"sentinel down-after-milliseconds mymaster %d\n"+
+			"sentinel failover-timeout mymaster %d\n"+
+			"sentinel parallel-syncs mymaster 1\n"+
+			"sentinel announce-ip 127.0.0.1\n", tp.nodes[0].proxy.Port(), downAfter, failoverTO)
+		if mode == "safe" {
+			body += "sentinel vigil-safe-mode mymaster yes 1\n"
+		}
+		if err := os.WriteFile(s.conf, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		tp.sentinels = append(tp.sentinels, s)
+		tp.startSentinel(s)
+	}
+	testutil.Eventually(t, 30*time.Second, "sentinels discovered everything", func() bool {
+		for _, s := range tp.sentinels {
+			v, err := do(s.addr(), "SENTINEL", "MASTER", "mymaster")
+			if err != nil {
+				return false
+			}
+			f := fields(v)
+			if f["num-slaves"] != "2" || f["num-other-sentinels"] != "2" {
+				return false
+			}
+		}
+		return true
+	})
+	return tp
+}
+
+func (tp *topo) nodesProxyPort(i int) int { return tp.nodes[i].proxy.Port() }
+
+func (tp *topo) startNode(n *node) {
+	n.proc = tp.startProc(testutil.StartOptions{Port: n.port, Dir: n.dir, Args: n.args})
+}
+
+func (tp *topo) startSentinel(s *sentinel) {
+	s.proc = tp.startProc(testutil.StartOptions{Config: s.conf, Dir: s.dir, Port: s.port, Args: []string{"--sentinel"}})
+}
+
+func (n *node) addr() string    { return "127.0.0.1:" + strconv.Itoa(n.port) }
+func (s *sentinel) addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
+
+// nodeByAddr maps a proxy or direct address to its node.
+func (tp *topo) nodeByAddr(a string) *node {
+	for _, n := range tp.nodes {
+		if a == n.addr() || a == n.proxy.Addr() {
+			return n
+		}
+	}
+	return nil
+}
+
+// masterFromSentinels asks the live sentinels; the first answer wins.
+func (tp *topo) masterFromSentinels() *node {
+	for _, s := range tp.sentinels {
+		v, err := do(s.addr(), "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster")
+		if err != nil || len(v.Elems) != 2 {
+			continue
+		}
+		if n := tp.nodeByAddr(string(v.Elems[0].Str) + ":" + string(v.Elems[1].Str)); n != nil {
+			return n
+		}
+	}
+	return nil
+}
+
+// ---------------------------------------------------------------------------
+// Small client helpers with deadlines.
+
+func do(addr string, args ...string) (resp.Value, error) {
+	c, err := dialT(addr, time.Second)
+	if err != nil {
+		return resp.Value{}, err
+	}
+	defer c.Close()
+	c.Conn.SetDeadline(time.Now().Add(2 * time.Second))
+	return c.Do(args...)
+}
+
+func dialT(addr string, d time.Duration) (*testutil.Client, error) {
+	conn, err := net.DialTimeout("tcp", addr, d)
+	if err != nil {
+		return nil, err
+	}
+	conn.Close()
+	return testutil.Dial(addr)
+}
+
+func fields(v resp.Value) map[string]string {
+	m := map[string]string{}
+	for i := 0; i+1 < len(v.Elems); i += 2 {
+		m[string(v.Elems[i].Str)] = string(v.Elems[i+1].Str)
+	}
+	return m
+}
+
+func info(addr, field string) string {
+	v, err := do(addr, "INFO", "replication")
+	if err != nil {
+		return ""
+	}
+	for _, l := range strings.Split(string(v.Str), "\r\n") {
+		if k, val, ok := strings.Cut(l, ":"); ok && k == field {
+			return val
+		}
+	}
+	return ""
+}
+
+// ---------------------------------------------------------------------------
+// Writers: every attempt writes a fresh key; acknowledged ones are logged.
+
+type ack struct {
+	key  string
+	node int
+	at   time.Time
+}
+
+type writer struct {
+	name   string
+	follow bool   // discover the master through the Sentinels
+	fixed  string // else: always this address
+	tp     *topo
+	mu     sync.Mutex
+	acks   []ack
+	errs   int
+	stop   chan struct{}
+	done   chan struct{}
+}
+
+func (tp *topo) startWriter(name string, follow bool, fixed string) *writer {
+	w := &writer{name: name, follow: follow, fixed: fixed, tp: tp, stop: make(chan struct{}), done: make(chan struct{})}
+	go w.run()
+	return w
+}
+
+func (w *writer) run() {
+	defer close(w.done)
+	var c *testutil.Client
+	var cur *node
+	i := 0
+	for {
+		select {
+		case <-w.stop:
+			if c != nil {
+				c.Close()
+			}
+			return
+		default:
+		}
+		if c == nil {
+			addr := w.fixed
+			if w.follow {
+				cur = w.tp.masterFromSentinels()
+				if cur == nil {
+					time.Sleep(100 * time.Millisecond)
+					continue
+				}
+				addr = cur.proxy.Addr()
+			} else {
+				cur = w.tp.nodeByAddr(addr)
+			}
+			var err error
+			c, err = dialT(addr, 500*time.Millisecond)
+			if err != nil {
+				c = nil
+				time.Sleep(100 * time.Millisecond)
+				continue
+			}
+		}
+		i++
+		key := fmt.Sprintf("%s:%d", w.name, i)
+		c.Conn.SetDeadline(time.Now().Add(time.Duration(fenceTimeout)*time.Millisecond + 2*time.Second))
+		v, err := c.Do("SET", key, "v")
+		now := time.Now()
+		if err == nil && v.Type == '+' && string(v.Str) == "OK" {
+			w.mu.Lock()
+			w.acks = append(w.acks, ack{key, cur.idx, now})
+			w.mu.Unlock()
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		w.mu.Lock()
+		w.errs++
+		w.mu.Unlock()
+		c.Close()
+		c = nil
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (w *writer) halt() []ack {
+	close(w.stop)
+	<-w.done
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.acks
+}
+
+// ---------------------------------------------------------------------------
+// Scenarios.
+
+type scenario struct {
+	name string
+	// run injects the faults (t=0 is when the writers started) and returns
+	// once every fault is healed.
+	run func(tp *topo, rng *rand.Rand, faultAt time.Duration)
+}
+
+func sleepUntil(start time.Time, d time.Duration) { time.Sleep(time.Until(start.Add(d))) }
+
+func (tp *topo) master() *node {
+	if n := tp.masterFromSentinels(); n != nil {
+		return n
+	}
+	return tp.nodes[0]
+}
+
+func (tp *topo) kill(n *node) {
+	n.proc.Signal(syscall.SIGKILL)
+	n.proc.Wait(5 * time.Second)
+}
+
+// restart brings a killed node back without data (no persistence), as in
+// the "restarted old master" case: same args, so it comes back as
+// the master it was configured as.
+func (tp *topo) restart(n *node) { tp.startNode(n) }
+
+var scenarios = []scenario{
+	{"kill", func(tp *topo, rng *rand.Rand, at time.Duration) {
+		start := time.Now()
+		m := tp.master()
+		tp.kill(m)
+		sleepUntil(start, 10*time.Second+time.Duration(rng.IntN(3000))*time.Millisecond)
+		tp.restart(m)
+	}},
+	{"stop", func(tp *topo, rng *rand.Rand, at time.Duration) {
+		start := time.Now()
+		m := tp.master()
+		m.proc.Signal(syscall.SIGSTOP)
+		sleepUntil(start, time.Duration(downAfter)*time.Millisecond+time.Duration(3000+rng.IntN(4000))*time.Millisecond)
+		m.proc.Signal(syscall.SIGCONT)
+	}},
+	{"partition", func(tp *topo, rng *rand.Rand, at time.Duration) {
+		m := tp.master()
+		m.proxy.Cut()
+		time.Sleep(time.Duration(8000+rng.IntN(4000)) * time.Millisecond)
+		m.proxy.Heal()
+	}},
+	{"lag", func(tp *topo, rng *rand.Rand, at time.Duration) {
+		m := tp.master()
+		m.proxy.Delay(time.Duration(500+rng.IntN(1500)) * time.Millisecond)
+		time.Sleep(time.Duration(5000+rng.IntN(4000)) * time.Millisecond)
+		m.proxy.Heal()
+	}},
+	{"flap", func(tp *topo, rng *rand.Rand, at time.Duration) {
+		m := tp.master()
+		end := time.Now().Add(time.Duration(8000+rng.IntN(4000)) * time.Millisecond)
+		for time.Now().Before(end) {
+			m.proxy.Cut()
+			time.Sleep(time.Duration(300+rng.IntN(1500)) * time.Millisecond)
+			m.proxy.Heal()
+			time.Sleep(time.Duration(300+rng.IntN(1500)) * time.Millisecond)
+		}
+		m.proxy.Heal()
+	}},
+	{"sentinel-restart", func(tp *topo, rng *rand.Rand, at time.Duration) {
+		start := time.Now()
+		m := tp.master()
+		tp.kill(m)
+		sleepUntil(start, time.Duration(downAfter+rng.IntN(1500))*time.Millisecond)
+		s := tp.sentinels[rng.IntN(len(tp.sentinels))]
+		s.proc.Signal(syscall.SIGKILL)
+		s.proc.Wait(5 * time.Second)
+		time.Sleep(time.Duration(1000+rng.IntN(3000)) * time.Millisecond)
+		tp.startSentinel(s)
+		sleepUntil(start, 12*time.Second)
+		tp.restart(m)
+	}},
+	{"double", func(tp *topo, rng *rand.Rand, at time.Duration) {
+		// The master dies while one replica is cut off.
+		start := time.Now()
+		m := tp.master()
+		var r *node
+		for _, n := range tp.nodes {
+			if n != m {
+				r = n
+				break
+			}
+		}
+		r.proxy.Cut()
+		time.Sleep(time.Duration(rng.IntN(1500)) * time.Millisecond)
+		tp.kill(m)
+		sleepUntil(start, time.Duration(7000+rng.IntN(4000))*time.Millisecond)
+		r.proxy.Heal()
+		sleepUntil(start, 13*time.Second)
+		tp.restart(m)
+	}},
+}
+
+func scenarioByName(name string) scenario {
+	for _, s := range scenarios {
+		if s.name == name {
+			return s
+		}
+	}
+	panic("no scenario " + name)
+}
+
+// ---------------------------------------------------------------------------
+// One run and its checks.
+
+type result struct {
+	scenario, mode string
+	seed           uint64
+	acked, lost    int
+	lostW2         int
+	splitBrain     time.Duration // time two nodes acknowledged writes
+	splitPeriods   int
+	unavail        time.Duration // longest gap between the follower's acks
+	finalMaster    string
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("%s/%s seed=%d acked=%d lost=%d (stuck-writer %d) split-brain=%d periods %.1fs unavailable=%.1fs",
+		r.scenario, r.mode, r.seed, r.acked, r.lost, r.lostW2, r.splitPeriods, r.splitBrain.Seconds(), r.unavail.Seconds())
+}
+
+func runOnce(t *testing.T, mode string, sc []scenario, seed uint64) result {
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	tp := startTopo(t, mode)
+	old := tp.nodes[0]
+	w1 := tp.startWriter("w1", true, "")
+	w2 := tp.startWriter("w2", false, old.addr())
+	start := time.Now()
+	faultAt := time.Duration(1500+rng.IntN(2000)) * time.Millisecond
+	sleepUntil(start, faultAt)
+	faultStart := time.Now()
+	var wg sync.WaitGroup
+	for k, s := range sc {
+		wg.Add(1)
+		go func(k int, s scenario) {
+			defer wg.Done()
+			if k > 0 {
+				time.Sleep(time.Duration(rng.IntN(2000)) * time.Millisecond)
+			}
+			s.run(tp, rng, faultAt)
+		}(k, s)
+	}
+	wg.Wait()
+	// Let the system recover with the writers still running.
+	time.Sleep(6 * time.Second)
+	a1 := w1.halt()
+	a2 := w2.halt()
+	final := tp.settle()
+	var names []string
+	for _, s := range sc {
+		names = append(names, s.name)
+	}
+	res := result{scenario: strings.Join(names, "+"), mode: mode, seed: seed}
+	all := append(append([]ack(nil), a1...), a2...)
+	res.acked = len(all)
+	if final == nil {
+		t.Errorf("no single final master after settling")
+		return res
+	}
+	res.finalMaster = final.proxy.Addr()
+	present := tp.keys(final)
+	for _, a := range all {
+		if !present[a.key] {
+			res.lost++
+			if strings.HasPrefix(a.key, "w2:") {
+				res.lostW2++
+			}
+		}
+	}
+	res.splitBrain, res.splitPeriods = splitBrain(all)
+	res.unavail = maxGap(a1, faultStart, time.Now())
+	if res.lost > 0 {
+		var ex []string
+		for _, a := range all {
+			if !present[a.key] && len(ex) < 5 {
+				ex = append(ex, fmt.Sprintf("%s@node%d %s", a.key, a.node, a.at.Format("15:04:05.000")))
+			}
+		}
+		t.Logf("lost examples: %v", ex)
+	}
+	return res
+}
+
+// settle waits for one master that all live sentinels name, with both other
+// nodes replicating from it in sync, and returns it.
+func (tp *topo) settle() *node {
+	var m *node
+	deadline := time.Now().Add(40 * time.Second)
+	for time.Now().Before(deadline) {
+		m = tp.masterFromSentinels()
+		if m != nil && info(m.addr(), "role") == "master" {
+			agree := true
+			for _, s := range tp.sentinels {
+				v, err := do(s.addr(), "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster")
+				if err != nil || len(v.Elems) != 2 || string(v.Elems[1].Str) != strconv.Itoa(m.proxy.Port()) {
+					agree = false
+				}
+			}
+			off := info(m.addr(), "master_repl_offset")
+			synced := 0
+			for _, n := range tp.nodes {
+				if n != m && info(n.addr(), "master_port") == strconv.Itoa(m.proxy.Port()) &&
+					info(n.addr(), "master_link_status") == "up" && info(n.addr(), "slave_repl_offset") == off {
+					synced++
+				}
+			}
+			if agree && synced == len(tp.nodes)-1 {
+				return m
+			}
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	if m != nil && info(m.addr(), "role") == "master" {
+		return m // replicas not all back; the master's data is what counts
+	}
+	return nil
+}
+
+func (tp *topo) keys(n *node) map[string]bool {
+	c, err := dialT(n.addr(), time.Second)
+	if err != nil {
+		return nil
+	}
+	defer c.Close()
+	c.Conn.SetDeadline(time.Now().Add(10 * time.Second))
+	v, err := c.Do("KEYS", "w*")
+	if err != nil {
+		return nil
+	}
+	out := map[string]bool{}
+	for _, k := range v.Elems {
+		out[string(k.Str)] = true
+	}
+	return out
+}
+
+// splitBrain: acks grouped per node into intervals (gaps under 1 s merged);
+// the overlap of intervals of different nodes is time two masters accepted
+// writes.
+func splitBrain(acks []ack) (time.Duration, int) {
+	type iv struct {
+		node     int
+		from, to time.Time
+	}
+	by := map[int][]time.Time{}
+	for _, a := range acks {
+		by[a.node] = append(by[a.node], a.at)
+	}
+	var ivs []iv
+	for n, ts := range by {
+		sort.Slice(ts, func(i, j int) bool { return ts[i].Before(ts[j]) })
+		cur := iv{n, ts[0], ts[0]}
+		for _, x := range ts[1:] {
+			if x.Sub(cur.to) > time.Second {
+				ivs = append(ivs, cur)
+				cur = iv{n, x, x}
+			} else {
+				cur.to = x
+			}
+		}
+		ivs = append(ivs, cur)
+	}
+	var total time.Duration
+	periods := 0
+	for i := range ivs {
+		for j := i + 1; j < len(ivs); j++ {
+			a, b := ivs[i], ivs[j]
+			if a.node == b.node {
+				continue
+			}
+			from, to := a.from, a.to
+			if b.from.After(from) {
+				from = b.from
+			}
+			if b.to.Before(to) {
+				to = b.to
+			}
+			if !to.Before(from) {
+				total += to.Sub(from)
+				periods++
+			}
+		}
+	}
+	return total, periods
+}
+
+func maxGap(acks []ack, from, to time.Time) time.Duration {
+	prev := from
+	var g time.Duration
+	for _, a := range acks {
+		if a.at.Before(from) {
+			continue
+		}
+		if d := a.at.Sub(prev); d > g {
+			g = d
+		}
+		prev = a.at
+	}
+	if d := to.Sub(prev); d > g {
+		g = d
+	}
+	return g
+}
+
+// ---------------------------------------------------------------------------
+// Tests.
+
+func requireTools(t *testing.T, mode string) {
+	if mode == "redis" {
+		testutil.RequireTool(t, "redis-server")
+		testutil.RequireTool(t, "redis-sentinel")
+	}
+}
+
+// TestChaosShort is the CI version: a few scenarios, one run each, safe
+// mode must lose nothing.
+func TestChaosShort(t *testing.T) {
+	runs := []struct{ mode, sc string }{{"safe", "kill"}, {"safe", "partition"}, {"safe", "stop"}, {"vigil", "kill"}}
+	if !testing.Short() {
+		runs = append(runs, struct{ mode, sc string }{"safe", "flap"}, struct{ mode, sc string }{"safe", "double"})
+	}
+	for k, r := range runs {
+		t.Run(r.mode+"/"+r.sc, func(t *testing.T) {
+			res := runOnce(t, r.mode, []scenario{scenarioByName(r.sc)}, uint64(k+1))
+			t.Log(res)
+			if r.mode == "safe" && res.lost > 0 {
+				t.Errorf("safe mode lost %d acknowledged writes", res.lost)
+			}
+			if res.acked == 0 {
+				t.Errorf("no write was acknowledged at all")
+			}
+		})
+	}
+}
+
+// TestChaosRandom: -chaos.runs randomized runs (one or two scenarios each)
+// in -chaos.mode; seeds are logged; safe mode must lose nothing.
+func TestChaosRandom(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long")
+	}
+	mode := *flagMode
+	requireTools(t, mode)
+	seed := *flagSeed
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano() % 1000000)
+	}
+	lost, runs := 0, 0
+	for k := 0; k < *flagRuns; k++ {
+		s := seed + uint64(k)
+		rng := rand.New(rand.NewPCG(s, 7))
+		sc := []scenario{scenarios[rng.IntN(len(scenarios))]}
+		if rng.IntN(4) == 0 {
+			b := scenarios[rng.IntN(len(scenarios))]
+			if b.name != sc[0].name {
+				sc = append(sc, b)
+			}
+		}
+		t.Run(fmt.Sprintf("seed=%d", s), func(t *testing.T) {
+			res := runOnce(t, mode, sc, s)
+			t.Log(res)
+			fmt.Fprintf(os.Stderr, "CHAOS %s\n", res)
+			runs++
+			lost += res.lost
+			if mode == "safe" && res.lost > 0 {
+				t.Errorf("seed %d: safe mode lost %d acknowledged writes", s, res.lost)
+			}
+		})
+	}
+	t.Logf("%d runs from seed %d, %d acknowledged writes lost", runs, seed, lost)
+}
+
+// TestChaosTable runs every scenario once per mode and writes the table of
+// docs/reliability.md (go test ./test/chaos/ -run TestChaosTable -chaos.table=FILE -timeout 60m).
+func TestChaosTable(t *testing.T) {
+	if *flagTable == "" {
+		t.Skip("set -chaos.table")
+	}
+	names := []string{}
+	for _, s := range scenarios {
+		names = append(names, s.name)
+	}
+	if *flagScen != "" {
+		names = strings.Split(*flagScen, ",")
+	}
+	modes := strings.Split(*flagModes, ",")
+	res := map[string]result{}
+	for _, n := range names {
+		for _, m := range modes {
+			t.Run(m+"/"+n, func(t *testing.T) {
+				requireTools(t, m)
+				r := runOnce(t, m, []scenario{scenarioByName(n)}, 42)
+				t.Log(r)
+				fmt.Fprintf(os.Stderr, "CHAOS %s\n", r)
+				res[m+"/"+n] = r
+			})
+		}
+	}
+	var b strings.Builder
+	b.WriteString("| scenario |")
+	for _, m := range modes {
+		fmt.Fprintf(&b, " %s: lost / acked | %s: split-brain | %s: unavailable |", m, m, m)
+	}
+	b.WriteString("\n|---|")
+	for range modes {
+		b.WriteString("---|---|---|")
+	}
+	b.WriteString("\n")
+	for _, n := range names {
+		fmt.Fprintf(&b, "| %s |", n)
+		for _, m := range modes {
+			r, ok := res[m+"/"+n]
+			if !ok {
+				b.WriteString(" – | – | – |")
+				continue
+			}
+			fmt.Fprintf(&b, " %d / %d | %.1f s | %.1f s |", r.lost, r.acked, r.splitBrain.Seconds(), r.unavail.Seconds())
+		}
+		b.WriteString("\n")
+	}
+	os.WriteFile(*flagTable, []byte(b.String()), 0o644)
+	t.Log("\n" + b.String())
+}
