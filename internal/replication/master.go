@@ -118,6 +118,9 @@ func replconfCommand(ctx *commands.Ctx) {
 				r.ackOff = off
 			}
 			r.ackTime = time.Now()
+			if st != nil && st.fo != nil {
+				defer st.updateFailover()
+			}
 			if r.waitAck && r.state == stateSendBulk {
 				r.waitAck = false
 				r.state = stateOnline
@@ -148,6 +151,26 @@ func psyncCommand(ctx *commands.Ctx) {
 	c := server.ClientOf(ctx)
 	st := Of(s)
 	if c.IsReplicaClient() {
+		return
+	}
+	if len(ctx.Args) > 3 {
+		if !commands.EqualFold(ctx.Args[3], "failover") {
+			ctx.W.Error(commands.ErrSyntax)
+			return
+		}
+		// FAILOVER from our master: it hands over to us.
+		if string(ctx.Args[1]) != st.replID {
+			ctx.W.Error("ERR PSYNC FAILOVER replid must match my replid.")
+			return
+		}
+		if st.masterHost != "" {
+			st.SetNoMaster()
+			setReplicaofConfig(s, "")
+			s.Log.Info(fmt.Sprintf("MASTER MODE enabled (failover request from '%s')", c.Addr()))
+		}
+	}
+	if st.failoverState != foNone {
+		ctx.W.Error("NOMASTERLINK Can't SYNC while failing over")
 		return
 	}
 	if st.masterHost != "" && !st.linkUp {
@@ -184,6 +207,12 @@ func psyncCommand(ctx *commands.Ctx) {
 	}
 	if id != "?" {
 		s.IncrStat("sync_partial_err")
+	}
+	if msg := st.safeRefuseFullSync(id, off); msg != "" {
+		// safemode.go: don't wipe a replica that holds more than we do.
+		st.removeReplica(r)
+		ctx.W.Error(msg)
+		return
 	}
 	st.startFullSync(r, true)
 }

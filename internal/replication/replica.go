@@ -215,6 +215,7 @@ func (l *masterLink) session() error {
 		port = announcePort
 	}
 	cachedID, cachedOff, haveCached := st.replID, st.offset, st.haveCached
+	failingOver := st.failoverState == foInProgress
 	s.Unlock()
 	defer conn.Close()
 	lc := &lineConn{conn: conn, br: bufio.NewReaderSize(conn, 1<<16)}
@@ -265,9 +266,27 @@ func (l *masterLink) session() error {
 	} else {
 		s.Log.Info("Partial resynchronization not possible (no cached master)")
 	}
-	r, err = step("PSYNC", psyncID, psyncOff)
+	if failingOver {
+		r, err = step("PSYNC", psyncID, psyncOff, "FAILOVER")
+	} else {
+		r, err = step("PSYNC", psyncID, psyncOff)
+	}
 	if err != nil {
 		return err
+	}
+	if failingOver {
+		s.Lock()
+		if st.link == l && st.failoverState == foInProgress {
+			if strings.HasPrefix(r, "+CONTINUE") || strings.HasPrefix(r, "+FULLRESYNC") {
+				s.Log.Info("Failover target accepted the PSYNC: failover complete.")
+				st.clearFailover()
+			} else {
+				st.abortFailover("Failover target rejected psync request")
+				s.Unlock()
+				return fmt.Errorf("failover target rejected PSYNC: %s", r)
+			}
+		}
+		s.Unlock()
 	}
 	conn.SetDeadline(time.Time{})
 	switch {
@@ -564,6 +583,10 @@ func replicaofCommand(ctx *commands.Ctx) {
 	s := server.ServerOf(ctx)
 	st := Of(s)
 	host, portArg := string(ctx.Args[1]), string(ctx.Args[2])
+	if st.failoverState != foNone {
+		ctx.W.Error("ERR REPLICAOF not allowed while failing over.")
+		return
+	}
 	if strings.EqualFold(host, "no") && strings.EqualFold(portArg, "one") {
 		if st.masterHost != "" {
 			st.SetNoMaster()

@@ -54,6 +54,7 @@ type State struct {
 	readOffset     int64 // slave_read_repl_offset
 
 	failoverState string // master_failover_state
+	fo            *failover
 
 	// haveCached: replID/offset describe a history we hold (a past sync, a
 	// demoted master's own stream, or an RDB's repl-id/repl-offset aux
@@ -199,6 +200,9 @@ func denyWrite(s *server.Server, c *server.Client, cmd *commands.Command) string
 	st := Of(s)
 	if st == nil {
 		return ""
+	}
+	if st.fo != nil {
+		st.failoverPause(c)
 	}
 	if st.masterHost != "" && !c.IsFlaggedMaster() && s.Cfg.Bool("replica-read-only") {
 		return "READONLY You can't write against a read only replica."
@@ -376,4 +380,5 @@ func cron(s *server.Server) {
 	}
 	st.masterCron()
 	st.replicaCron()
+	st.updateFailover()
 }

@@ -334,3 +334,21 @@ var SafeInfo func(st *State, b *strings.Builder)
 func (st *State) safeReplicaAckNow() bool {
 	return st.sm != nil && st.sm.on.Load()
 }
+
+// safeRefuseFullSync: a master in safe mode that restarted (not yet
+// confirmed) must not full-sync a replica that has more history than it has:
+// it came back without its data (no persistence, lost disk), and the
+// replica may hold every acknowledged write. Refusing keeps the replica's
+// data; the master stays fenced (no replica ACKs it) until Sentinel fails
+// over or an operator intervenes.
+func (st *State) safeRefuseFullSync(id string, off int64) string {
+	sm := st.sm
+	if sm == nil || !sm.on.Load() || st.masterHost != "" || sm.confirmed {
+		return ""
+	}
+	if id == "?" || off-1 <= st.offset {
+		return ""
+	}
+	st.srv.Log.Warn(fmt.Sprintf("vigil safe mode: refusing a full resync to a replica at offset %d, ahead of this unconfirmed master (offset %d)", off-1, st.offset))
+	return fmt.Sprintf("NOMASTERLINK vigil safe mode: replica is ahead of this restarted master (%d > %d); refusing to overwrite it", off-1, st.offset)
+}

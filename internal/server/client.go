@@ -258,6 +258,19 @@ func (c *Client) serve() {
 				if c.killed {
 					break
 				}
+				if len(cmds[i].Args) > 0 && s.pausedFor(c, cmds[i].Args) {
+					// CLIENT PAUSE: release what ran so far, wait unlocked.
+					for _, h := range s.BeforeReply {
+						h()
+					}
+					gate.release(c)
+					c.moveRepliesToOut()
+					s.mu.Unlock()
+					c.flush()
+					s.waitPause(c)
+					s.mu.Lock()
+					s.updateClock()
+				}
 				if gate != nil {
 					gate.before(c)
 				}

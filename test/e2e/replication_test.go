@@ -736,3 +736,103 @@ func TestReplSyncUnderWrites(t *testing.T) {
 		})
 	}
 }
+
+// TestReplFailoverCommand: FAILOVER hands the master role to a replica
+// (vigil→vigil, vigil→redis-server, redis-server→vigil) with no lost write
+// and a partial resync of the old master.
+func TestReplFailoverCommand(t *testing.T) {
+	for _, pair := range [][2]string{{"vigil", "vigil"}, {"vigil", "redis"}, {"redis", "vigil"}} {
+		t.Run(pair[0]+"-to-"+pair[1], func(t *testing.T) {
+			if pair[0] == "redis" || pair[1] == "redis" {
+				replNeedRedis(t)
+			}
+			m := replStart(t, pair[0], testutil.StartOptions{})
+			if v := m.do("FAILOVER"); v.Type != '-' || string(v.Str) != "ERR FAILOVER requires connected replicas." {
+				t.Fatalf("FAILOVER without replicas: %v", v)
+			}
+			r := replStart(t, pair[1], testutil.StartOptions{Args: []string{"--replicaof", "127.0.0.1", strconv.Itoa(m.p.Port)}})
+			replWriteLoad(t, m, "fo")
+			replCaughtUp(t, 10*time.Second, m, r)
+			for _, c := range []struct {
+				n    *rnode
+				args []string
+				want string
+			}{
+				{r, []string{"FAILOVER"}, "ERR FAILOVER is not valid when server is a replica."},
+				{m, []string{"FAILOVER", "ABORT"}, "ERR No failover in progress."},
+				{m, []string{"FAILOVER", "TO", "127.0.0.1", "1"}, "ERR FAILOVER target HOST and PORT is not a replica."},
+				{m, []string{"FAILOVER", "TO", "127.0.0.1", strconv.Itoa(r.p.Port), "FORCE"}, "ERR FAILOVER with force option requires both a timeout and target HOST and IP."},
+				{m, []string{"FAILOVER", "TIMEOUT", "0"}, "ERR FAILOVER timeout must be greater than 0"},
+			} {
+				if v := c.n.do(c.args...); v.Type != '-' || string(v.Str) != c.want {
+					t.Errorf("%s %v = %v, want %s", c.n, c.args, v, c.want)
+				}
+			}
+			m.ok("FAILOVER", "TO", "127.0.0.1", strconv.Itoa(r.p.Port), "TIMEOUT", "5000")
+			testutil.Eventually(t, 10*time.Second, "roles to switch", func() bool {
+				mi, ri := m.info("replication"), r.info("replication")
+				return ri["role"] == "master" && mi["role"] == "slave" && mi["master_link_status"] == "up" &&
+					mi["master_failover_state"] == "no-failover"
+			})
+			if n := r.infoInt("stats", "sync_partial_ok"); n != 1 {
+				replLogs(t, m, r)
+				t.Fatalf("new master sync_partial_ok = %d, want 1", n)
+			}
+			if v := m.do("SET", "x", "y"); v.Type != '-' || !strings.HasPrefix(string(v.Str), "READONLY") {
+				t.Fatalf("write on the old master: %v", v)
+			}
+			r.ok("SET", "after-failover", "1")
+			replCaughtUp(t, 10*time.Second, r, m)
+			replSameData(t, 5*time.Second, r, m)
+			replLogs(t, m, r)
+		})
+	}
+}
+
+// TestReplFailoverPauseAndAbort: while waiting for a stalled replica the
+// master holds writes (reads go on); a timeout without FORCE, or ABORT,
+// releases them and the master stays master.
+func TestReplFailoverPauseAndAbort(t *testing.T) {
+	m, r, px := replProxied(t, nil, nil)
+	px.Pause()
+	m.ok("SET", "lagging", "1")
+	start := time.Now()
+	m.ok("FAILOVER", "TIMEOUT", "700")
+	if st := m.info("replication")["master_failover_state"]; st != "waiting-for-sync" {
+		t.Fatalf("master_failover_state = %s", st)
+	}
+	w := testutil.MustDial(t, m.p.Addr)
+	if err := w.Send("SET", "paused-write", "1"); err != nil {
+		t.Fatal(err)
+	}
+	if v := m.ok("GET", "lagging"); string(v.Str) != "1" {
+		t.Fatalf("read during failover: %v", v)
+	}
+	v, err := w.Read()
+	if err != nil || v.Type != '+' {
+		t.Fatalf("paused write: %v %v", v, err)
+	}
+	if d := time.Since(start); d < 600*time.Millisecond {
+		t.Fatalf("write returned after %v, while the failover waited", d)
+	}
+	mi := m.info("replication")
+	if mi["role"] != "master" || mi["master_failover_state"] != "no-failover" {
+		t.Fatalf("after the timeout: %v", mi)
+	}
+	// ABORT.
+	m.ok("FAILOVER", "TO", "127.0.0.1", strconv.Itoa(r.p.Port))
+	if v := m.do("FAILOVER"); v.Type != '-' || string(v.Str) != "ERR FAILOVER already in progress." {
+		t.Fatalf("second FAILOVER: %v", v)
+	}
+	if v := m.do("REPLICAOF", "NO", "ONE"); v.Type != '-' {
+		t.Fatalf("REPLICAOF during failover: %v", v)
+	}
+	w.Send("SET", "paused-write", "2")
+	m.ok("FAILOVER", "ABORT")
+	if v, err := w.Read(); err != nil || v.Type != '+' {
+		t.Fatalf("write after ABORT: %v %v", v, err)
+	}
+	px.Resume()
+	replCaughtUp(t, 10*time.Second, m, r)
+	replSameData(t, 5*time.Second, m, r)
+}

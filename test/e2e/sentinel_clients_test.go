@@ -525,8 +525,29 @@ func TestSentinelKillSentinelDuringFailover(t *testing.T) {
 	})
 	leader.proc.Kill()
 	t0 := time.Now()
+	var promoted string
+	for i, s := range subs {
+		if tp.sentinels[i] == leader {
+			s.mu.Lock()
+			for _, m := range s.msgs {
+				if f := strings.Fields(m); len(f) > 2 && f[0] == "+promoted-slave" {
+					promoted = f[2]
+				}
+			}
+			s.mu.Unlock()
+		}
+	}
 	newAddr := tp.waitNewMaster(t, old, 40*time.Second)
-	t.Logf("leader %s killed after +promoted-slave; remaining sentinels agree on %s %v later", leader.proc.Addr, newAddr, time.Since(t0))
+	t.Logf("leader %s killed after +promoted-slave %s; remaining sentinels agree on %s %v later", leader.proc.Addr, promoted, newAddr, time.Since(t0))
+	// The replica the dead leader promoted may already have acknowledged
+	// writes: the new leader must keep it.
+	if newAddr != promoted {
+		t.Errorf("new master %s, but the dead leader had promoted %s", newAddr, promoted)
+	}
+	// Faster than redis-sentinel's 2 x failover-timeout wait.
+	if d := time.Since(t0); d > 2*time.Duration(tp.o.FailoverTimeout)*time.Millisecond {
+		t.Errorf("failover completed %v after the leader died, want < 2 x failover-timeout", d)
+	}
 	newPort := strings.Split(newAddr, ":")[1]
 	for _, r := range tp.replicas {
 		if r.Addr == newAddr {
