@@ -101,8 +101,8 @@ func NewEntry(key string, t Type, c Collection) *Entry {
 
 // DB is one numbered database.
 type DB struct {
-	ID      int
-	dict    *Dict
+	ID   int
+	dict *Dict
 	// expires lists entries that have (or had) a TTL, for O(1) random
 	// sampling by active expiry. Entries whose TTL was removed or that left
 	// the table are dropped lazily when sampled (or compacted), which saves
@@ -156,7 +156,6 @@ func New(n int) *Keyspace {
 }
 
 func (ks *Keyspace) rnd(n uint64) uint64 { return ks.Rnd.Uint64N(n) }
-
 
 // Len returns the number of keys (including logically expired ones not yet reclaimed).
 func (db *DB) Len() int { return db.dict.Len() }

@@ -1,7 +1,5 @@
 package keyspace
 
-import "math"
-
 // Access stamps for eviction. With an LRU policy Entry.LRU holds a 24-bit
 // clock in seconds; with an LFU policy it holds Redis's layout: the high 16
 // bits are the last decrement time in minutes, the low 8 bits a logarithmic
@@ -13,10 +11,10 @@ const LFUInit = 5
 
 // EvictionMode selects how accesses are recorded.
 type EvictionMode struct {
-	LFU         bool
-	LogFactor   int64 // lfu-log-factor
-	DecayTime   int64 // lfu-decay-time (minutes)
-	MinutesNow  func() uint32
+	LFU        bool
+	LogFactor  int64 // lfu-log-factor
+	DecayTime  int64 // lfu-decay-time (minutes)
+	MinutesNow func() uint32
 }
 
 func (ks *Keyspace) stampNew(e *Entry) {
@@ -77,14 +75,37 @@ func (ks *Keyspace) LFUDecayed(e *Entry) uint8 {
 	return c - uint8(periods)
 }
 
-// IdleSeconds returns the LRU idle time of e.
-func (ks *Keyspace) IdleSeconds(e *Entry) int64 {
+// LRUUnitMs is the resolution of the LRU clock. Redis uses one second;
+// vigil uses 100 ms (the 24-bit clock then wraps after 19 days instead of
+// 194) so eviction can tell apart keys touched within the same second, which
+// matters when a cache turns over in a few seconds.
+const LRUUnitMs = 100
+
+// IdleUnits returns e's LRU idle time in clock units (eviction scoring).
+func (ks *Keyspace) IdleUnits(e *Entry) int64 {
 	now := int64(ks.LRUClock())
-	v := int64(e.LRU & (1<<24 - 1))
+	v := int64(e.Clock())
 	if now >= v {
 		return now - v
 	}
 	return now + (1 << 24) - v
 }
 
-var _ = math.MaxInt
+// IdleSeconds returns the LRU idle time of e in seconds (OBJECT IDLETIME).
+func (ks *Keyspace) IdleSeconds(e *Entry) int64 {
+	return ks.IdleUnits(e) * LRUUnitMs / 1000
+}
+
+// ClockForIdle returns the LRU stamp of a key idle for idle seconds
+// (RESTORE IDLETIME, the RDB IDLE opcode).
+func (ks *Keyspace) ClockForIdle(idle int64) uint32 {
+	v := int64(ks.LRUClock()) - idle*1000/LRUUnitMs
+	v %= 1 << 24
+	if v < 0 {
+		v += 1 << 24
+	}
+	return uint32(v)
+}
+
+// SetClock sets e's LRU/LFU stamp, keeping its flags.
+func (e *Entry) SetClock(v uint32) { e.setClock(v) }

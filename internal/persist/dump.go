@@ -158,15 +158,10 @@ func restoreCommand(ctx *commands.Ctx) {
 	ks := ctx.KS
 	if ks.Evict.LFU {
 		if lfuFreq >= 0 {
-			ent.LRU = (ent.LRU &^ 0xff) | uint32(lfuFreq)
+			ent.SetClock((ent.Clock() &^ 0xff) | uint32(lfuFreq))
 		}
 	} else if lruIdle >= 0 {
-		clock := int64(ks.LRUClock())
-		v := clock - lruIdle
-		if v < 0 {
-			v += 1 << 24
-		}
-		ent.LRU = ent.LRU&^(1<<24-1) | uint32(v)&(1<<24-1)
+		ent.SetClock(ks.ClockForIdle(lruIdle))
 	}
 	ctx.Modified(key)
 	ctx.Notify(commands.NotifyGeneric, "restore", key)

@@ -35,11 +35,11 @@ type evictCandidate struct {
 }
 
 type evictionState struct {
-	pool        []evictCandidate
+	pool         []evictCandidate
 	freedSinceGC int64
-	lastGC      uint64
-	samples     []metrics.Sample
-	limitSet    int64
+	lastGC       uint64
+	samples      []metrics.Sample
+	limitSet     int64
 }
 
 func init() {
@@ -202,7 +202,7 @@ func (s *Server) poolCandidate(policy string, volatile bool, samples int) (*keys
 			var score int64
 			switch policy {
 			case "allkeys-lru", "volatile-lru":
-				score = s.ks.IdleSeconds(e)
+				score = s.ks.IdleUnits(e)
 			case "allkeys-lfu", "volatile-lfu":
 				score = 255 - int64(s.ks.LFUDecayed(e))
 			case "volatile-ttl":

@@ -156,7 +156,7 @@ func (s *Server) infoSection(name string, b *strings.Builder) {
 		line(b, "uptime_in_days", up/86400)
 		line(b, "hz", s.Cfg.Int("hz"))
 		line(b, "configured_hz", s.Cfg.Int("hz"))
-		line(b, "lru_clock", s.lruClock)
+		line(b, "lru_clock", uint32(now.Unix())&(1<<24-1))
 		exe, _ := os.Executable()
 		line(b, "executable", exe)
 		line(b, "config_file", s.Cfg.File())

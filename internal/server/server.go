@@ -182,7 +182,7 @@ func (s *Server) Port() int { return s.port }
 func (s *Server) updateClock() {
 	now := time.Now()
 	s.nowMs = now.UnixMilli()
-	s.lruClock = uint32(now.Unix()) & (1<<24 - 1)
+	s.lruClock = uint32(now.UnixMilli()/keyspace.LRUUnitMs) & (1<<24 - 1)
 }
 
 func (s *Server) reloadCachedConfig() {

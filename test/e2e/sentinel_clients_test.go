@@ -539,6 +539,15 @@ func TestSentinelKillSentinelDuringFailover(t *testing.T) {
 	}
 	newAddr := tp.waitNewMaster(t, old, 40*time.Second)
 	t.Logf("leader %s killed after +promoted-slave %s; remaining sentinels agree on %s %v later", leader.proc.Addr, promoted, newAddr, time.Since(t0))
+	for _, s := range tp.live() {
+		l := s.proc.ReadLog()
+		switch {
+		case strings.Contains(l, "+vigil-takeover"):
+			t.Logf("sentinel %s took over the failover (+vigil-takeover)", s.proc.Addr)
+		case strings.Contains(l, "+config-update-from"):
+			t.Logf("sentinel %s learnt the new configuration from a hello", s.proc.Addr)
+		}
+	}
 	// The replica the dead leader promoted may already have acknowledged
 	// writes: the new leader must keep it.
 	if newAddr != promoted {

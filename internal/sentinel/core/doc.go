@@ -170,12 +170,13 @@
 //
 //  1. the master is ODOWN for F and F has no failover in progress;
 //  2. more than down-after has passed since F voted;
-//  3. no progress is visible: F's config-epoch for the master is still < E
-//     (no hello from L's new configuration) and no replica of the master
-//     reported role:master in INFO since the vote;
+//  3. L's configuration did not reach F: F's config-epoch for the master is
+//     still < E (no hello from L's new configuration). A replica reporting
+//     role:master (L promoted it, then died before its first hello) does
+//     not block the takeover; the new leader selects that replica again;
 //  4. L looks dead: L is SDOWN as a sentinel in F's view (no valid PING
 //     reply for down-after) and no hello from L arrived for
-//     down-after + 4 s (or L is unknown to F).
+//     max(down-after, 2 publish periods = 4 s) (or L is unknown to F).
 //
 // Safety argument. The rule only changes when F asks for votes; it never
 // changes how votes are cast or counted. (a) At most one leader per epoch:
@@ -191,6 +192,19 @@
 // promoted is then listed as a replica reporting role:master and gets
 // +convert-to-slave. (d) Liveness is no worse than Redis: if L is alive and
 // making progress, conditions 3 or 4 fail and Redis's timing applies.
+// (e) No acknowledged write is dropped by the takeover itself: replica
+// selection puts a replica that reported role:master since the master went
+// SDOWN (the one L promoted, which clients asking L may already use) before
+// replication offsets, so the new leader re-promotes it (SLAVEOF NO ONE is
+// idempotent) instead of demoting it.
+//
+// Faster failover steps. Redis advances the failover state machine by one
+// state per timer tick (100 ms) and notices the promotion at the promoted
+// replica's next INFO (every 1 s during a failover). vigil runs
+// +elected-leader, +selected-slave and the SLAVEOF NO ONE batch in one tick
+// and pipelines an INFO right behind that batch, so +promoted-slave (and
+// the forced hello that tells the other sentinels) follow one round trip
+// later. The states, events and their order are Redis's.
 //
 // The simulation in sim_test.go checks these properties on tens of thousands
 // of random schedules with crashes, pauses, partitions and message loss.
