@@ -486,6 +486,18 @@ func runOnce(t *testing.T, mode string, sc []scenario, seed uint64) result {
 	res.splitBrain, res.splitPeriods = splitBrain(all)
 	res.unavail = maxGap(a1, faultStart, time.Now())
 	if res.lost > 0 {
+		per := map[string]int{}
+		for _, a := range all {
+			if !present[a.key] {
+				per[fmt.Sprintf("%s@node%d", a.key[:2], a.node)]++
+			}
+		}
+		var sizes []string
+		for _, n := range tp.nodes {
+			v, _ := do(n.addr(), "DBSIZE")
+			sizes = append(sizes, fmt.Sprintf("node%d(%s)=%d", n.idx, info(n.addr(), "role"), v.Int))
+		}
+		t.Logf("final master node%d; lost by writer@node: %v; dbsize: %v; keys read %d", final.idx, per, sizes, len(present))
 		var ex []string
 		for _, a := range all {
 			if !present[a.key] && len(ex) < 5 {
