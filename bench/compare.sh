@@ -65,9 +65,18 @@ start vigil "$vigil_port" "$VIGIL_BIN" server
 
 results=$work/results.csv
 : >"$results"
+# "eval" in TESTS adds a scripted write: EVAL of a SET through redis.call.
+std_tests=$(echo ",$TESTS," | sed 's/,eval,/,/g; s/^,//; s/,$//')
 run() { # server port pipeline round
-	taskset -c "$CLIENT_CPU" redis-benchmark -p "$2" -c "$CLIENTS" -P "$3" -n "$REQUESTS" -r 100000 \
-		-t "$TESTS" --csv 2>/dev/null | tail -n +2 | sed "s/^/$1,$3,$4,/" >>"$results"
+	if [[ -n $std_tests ]]; then
+		taskset -c "$CLIENT_CPU" redis-benchmark -p "$2" -c "$CLIENTS" -P "$3" -n "$REQUESTS" -r 100000 \
+			-t "$std_tests" --csv 2>/dev/null | tail -n +2 | sed "s/^/$1,$3,$4,/" >>"$results"
+	fi
+	if [[ ",$TESTS," == *,eval,* ]]; then
+		taskset -c "$CLIENT_CPU" redis-benchmark -p "$2" -c "$CLIENTS" -P "$3" -n "$REQUESTS" -r 100000 --csv \
+			EVAL "return redis.call('SET', KEYS[1], ARGV[1])" 1 "key:__rand_int__" val 2>/dev/null |
+			tail -n +2 | sed 's/^"[^"]*"/"EVAL"/' | sed "s/^/$1,$3,$4,/" >>"$results"
+	fi
 }
 
 echo "vigil vs redis-server $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/'): tests=$TESTS clients=$CLIENTS requests=$REQUESTS rounds=$ROUNDS" >&2

@@ -22,7 +22,8 @@ Usage:
   vigil up [--replicas 2] [--sentinels 3] [--dir DIR]  run the whole topology locally on 127.0.0.1
   vigil status [--sentinel host:port ...] [--watch]    show nodes, Sentinels and their agreement
   vigil plan TOPOLOGY.yaml --out DIR                   write a deployment bundle (configs, units, ufw)
-  vigil drill | switchover                             (not implemented yet)
+  vigil drill [--scenario kill|stop|partition]         measure a failover under a write load
+  vigil switchover [--to host:port]                    planned failover without losing a write
   vigil version                                        print the version
 
 Run 'vigil <command> --help' for details.

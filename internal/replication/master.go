@@ -261,7 +261,13 @@ func (st *State) startFullSync(r *replicaConn, psync bool) {
 	} else {
 		opt = persist.WriteOptions{Checksum: true}
 	}
-	opt.Aux = [][2]string{{"repl-stream-db", "0"}, {"repl-id", id}, {"repl-offset", strconv.FormatInt(offset, 10)}}
+	// The stream continues in repl-stream-db: ours starts with a SELECT
+	// (streamDB = -1 below), a proxied one is in our master's current DB.
+	streamDB := 0
+	if st.masterHost != "" && st.link != nil && st.link.fake != nil {
+		streamDB = st.link.fake.DB()
+	}
+	opt.Aux = [][2]string{{"repl-stream-db", strconv.Itoa(streamDB)}, {"repl-id", id}, {"repl-offset", strconv.FormatInt(offset, 10)}}
 	diskless := r.capaEOF && s.Cfg.Bool("repl-diskless-sync")
 	dir := s.Cfg.String("dir")
 	if diskless {
@@ -280,8 +286,8 @@ func (st *State) startFullSync(r *replicaConn, psync bool) {
 			s.Log.Warn(fmt.Sprintf("Failed to send the snapshot to replica %s: %v", r.desc(), err))
 			st.removeReplica(r)
 			c.UnlockWriter()
-			s.Unlock()
 			c.Kill()
+			s.Unlock()
 			return
 		}
 		r.ackTime = time.Now()

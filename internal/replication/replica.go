@@ -372,7 +372,17 @@ func (l *masterLink) loadSnapshot(lc *lineConn, id string, off int64) error {
 	fresh.Now = now
 	fresh.NoExpireDelete = true
 	s.Log.Info("MASTER <-> REPLICA sync: Loading DB in memory")
-	stats, err := persist.Load(payload, fresh, true, nil)
+	// repl-stream-db: the DB the stream after the snapshot continues in
+	// (a chained master proxies its master's stream, which has no SELECT
+	// at the snapshot point).
+	streamDB := 0
+	stats, err := persist.Load(payload, fresh, true, func(k, v string) {
+		if k == "repl-stream-db" {
+			if n, err := strconv.Atoi(v); err == nil && n >= 0 && n < ndb {
+				streamDB = n
+			}
+		}
+	})
 	if err != nil {
 		return fmt.Errorf("Failed trying to load the MASTER synchronization DB from socket: %v", err)
 	}
@@ -399,7 +409,7 @@ func (l *masterLink) loadSnapshot(lc *lineConn, id string, off int64) error {
 		l.fake = s.NewFakeClient()
 		l.fake.SetMaster(true)
 	}
-	l.fake.SelectDB(0)
+	l.fake.SelectDB(streamDB)
 	s.IncrStat("replica_full_sync")
 	s.Log.Info(fmt.Sprintf("MASTER <-> REPLICA sync: Finished with success (%d keys)", stats.Loaded))
 	s.Unlock()

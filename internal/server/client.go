@@ -300,9 +300,12 @@ func (c *Client) serve() {
 			}
 			gate.release(c)
 			c.moveRepliesToOut()
+			// Read under the lock: other goroutines (CLIENT KILL,
+			// replication dropping a replica) set these holding it.
+			closing := c.killed || c.flags&flagCloseAfterReply != 0
 			s.mu.Unlock()
 			c.flush()
-			if c.killed || c.flags&flagCloseAfterReply != 0 {
+			if closing {
 				return
 			}
 		}

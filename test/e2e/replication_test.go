@@ -48,6 +48,13 @@ func replStart(t *testing.T, kind string, o testutil.StartOptions) *rnode {
 	} else {
 		p = testutil.StartVigil(t, o)
 	}
+	// With VIGIL_BIN built with -race, a race report fails the test.
+	t.Cleanup(func() {
+		if log := p.ReadLog(); strings.Contains(log, "WARNING: DATA RACE") {
+			i := strings.Index(log, "WARNING: DATA RACE")
+			t.Errorf("%s %d: data race:\n%s", kind, p.Port, log[i:min(len(log), i+4000)])
+		}
+	})
 	return &rnode{t: t, kind: kind, p: p, c: testutil.MustDial(t, p.Addr)}
 }
 
