@@ -513,6 +513,16 @@ func (d *drill) run(ctx context.Context) (*DrillReport, error) {
 		}
 	}
 
+	// With --wait and a single replica, nothing is acknowledged until the
+	// old master is back as a replica: give the writer time for that.
+	d.setPhase("writing")
+	since := time.Now()
+	for end := since.Add(10 * time.Second); time.Now().Before(end) && ctx.Err() == nil; time.Sleep(50 * time.Millisecond) {
+		if w.lastAck().After(since) {
+			break
+		}
+	}
+
 	// Stop writing, read everything acknowledged back.
 	d.setPhase("checking writes")
 	stopWriter()
@@ -836,8 +846,11 @@ func eventRows(evs []DrillEvent) []*eventRow {
 	byKey := map[string]*eventRow{}
 	var rows []*eventRow
 	for _, e := range evs {
-		kind, _, _ := strings.Cut(e.Message, " ")
-		key := e.Event + " " + kind
+		key := e.Event
+		switch kind, _, _ := strings.Cut(e.Message, " "); kind {
+		case "master", "slave", "sentinel":
+			key += " " + kind
+		}
 		r := byKey[key]
 		if r == nil {
 			r = &eventRow{name: key, first: e.AfterMS, sentinel: e.Sentinel, sentinels: map[string]bool{}}

@@ -67,11 +67,11 @@ type SwitchoverReport struct {
 	PrepareMS   int64             `json:"prepare_ms"`  // priorities visible to the Sentinel
 	CatchUpMS   int64             `json:"catch_up_ms"` // pause → target at the master's offset
 	Offset      int64             `json:"offset"`
-	WindowMS    int64             `json:"window_ms"`          // pause → new master accepts writes
-	AgreeMS     int64             `json:"sentinels_agree_ms"` // pause → every Sentinel names it
-	PausedMS    int64             `json:"paused_ms"`          // pause → unpause of the old master
-	OldRejoined bool              `json:"old_master_replica"` // old master replicates from the new one
-	Priorities  map[string]string `json:"priorities_changed,omitempty"`
+	WindowMS    int64             `json:"window_ms"`                     // pause → new master accepts writes
+	AgreeMS     int64             `json:"sentinels_agree_ms"`            // pause → every Sentinel names it
+	PausedMS    int64             `json:"paused_ms"`                     // pause → unpause of the old master
+	OldRejoined bool              `json:"old_master_replica"`            // old master replicates from the new one
+	Priorities  map[string]string `json:"priorities_restored,omitempty"` // replica-priority changed for the switchover, and restored to these values
 	OK          bool              `json:"ok"`
 	Failure     string            `json:"failure,omitempty"`
 }
@@ -222,7 +222,7 @@ func RunSwitchover(ctx context.Context, t Target, to string, timeout, prepareTim
 	if len(restore) > 0 {
 		rep.Priorities = map[string]string{}
 		for a, p := range restore {
-			rep.Priorities[a] = p + " → temporarily changed"
+			rep.Priorities[a] = p
 		}
 	}
 	pstart := time.Now()
@@ -315,8 +315,9 @@ func RunSwitchover(ctx context.Context, t Target, to string, timeout, prepareTim
 	step("SENTINEL FAILOVER sent to %s", sentinel.Addr)
 	hardDeadline := t0.Add(timeout + 60*time.Second)
 	for {
-		f := parseInfo(mustStr(tc.str("INFO", "replication")))
-		if f["role"] == "master" {
+		// A fresh connection each time: the Sentinel's promotion ends
+		// with CLIENT KILL TYPE normal on the target.
+		if f, err := replInfo(target.Addr, t); err == nil && f["role"] == "master" {
 			break
 		}
 		now := time.Now()
@@ -371,8 +372,6 @@ func RunSwitchover(ctx context.Context, t Target, to string, timeout, prepareTim
 	rep.OK = true
 	return rep, nil
 }
-
-func mustStr(s string, _ error) string { return s }
 
 // sentinelSees reports whether Sentinel m would pick target: it knows it as
 // a connected replica that is not down, with a priority above 0, and every

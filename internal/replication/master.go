@@ -328,7 +328,30 @@ func (st *State) sendSnapshot(c *server.Client, snap *keyspace.Snapshot, opt per
 		return bw.Flush()
 	}
 	tmp := filepath.Join(dir, fmt.Sprintf("temp-repl-%d-%d.rdb", os.Getpid(), time.Now().UnixNano()))
-	if _, err := persist.SaveFile(tmp, snap, opt); err != nil {
+	// While the file is written the replica hears a newline every second,
+	// which keeps its repl-timeout from firing (Redis does the same).
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	saved := make(chan error, 1)
+	go func() {
+		_, err := persist.SaveFile(tmp, snap, opt)
+		saved <- err
+	}()
+	tick := time.NewTicker(time.Second)
+	var err error
+wait:
+	for {
+		select {
+		case err = <-saved:
+			break wait
+		case <-tick.C:
+			conn.Write([]byte("\n"))
+		}
+	}
+	tick.Stop()
+	if err != nil {
+		os.Remove(tmp)
 		return err
 	}
 	defer os.Remove(tmp)

@@ -9,6 +9,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/vigil-kv/vigil/internal/commands"
@@ -34,8 +35,8 @@ type masterLink struct {
 	conn        net.Conn
 	connecting  bool
 	handshaking bool
-	syncTotal   int64
-	syncRead    int64
+	syncTotal   atomic.Int64 // written by the link goroutine, read by INFO
+	syncRead    atomic.Int64
 	fake        *server.Client
 }
 
@@ -336,10 +337,23 @@ func (l *masterLink) loadSnapshot(lc *lineConn, id string, off int64) error {
 	l.handshaking = false
 	s.Unlock()
 	timeout := time.Duration(s.Cfg.Int("repl-timeout")) * time.Second
-	lc.conn.SetReadDeadline(time.Now().Add(timeout))
-	hdr, err := lc.readLine()
-	if err != nil {
-		return err
+	l.syncRead.Store(0)
+	l.syncTotal.Store(0)
+	// While the master prepares the snapshot it sends newlines: each one
+	// proves it alive and restarts the timeout.
+	var hdr string
+	for {
+		lc.conn.SetReadDeadline(time.Now().Add(timeout))
+		line, err := lc.br.ReadString('\n')
+		if err != nil {
+			return err
+		}
+		if hdr = strings.TrimRight(line, "\r\n"); hdr != "" {
+			break
+		}
+		s.Lock()
+		st.lastIO = time.Now()
+		s.Unlock()
 	}
 	if !strings.HasPrefix(hdr, "$") {
 		return fmt.Errorf("Bad protocol from MASTER, the first byte is not '$' (we received '%s'), are you sure the host and port are right?", hdr)
@@ -350,6 +364,7 @@ func (l *masterLink) loadSnapshot(lc *lineConn, id string, off int64) error {
 		// RDB decoder reads ahead, so collect the payload first.
 		mark := []byte(hdr[5:])
 		s.Log.Info("MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to disk")
+		l.syncTotal.Store(-1)
 		data, err := readUntilMark(lc, mark, timeout, &l.syncRead)
 		if err != nil {
 			return err
@@ -360,7 +375,7 @@ func (l *masterLink) loadSnapshot(lc *lineConn, id string, off int64) error {
 		if err != nil || n < 0 {
 			return fmt.Errorf("bad bulk length %q", hdr)
 		}
-		l.syncTotal = n
+		l.syncTotal.Store(n)
 		payload = &deadlineReader{r: io.LimitReader(lc.br, n), conn: lc.conn, timeout: timeout, read: &l.syncRead}
 		s.Log.Info(fmt.Sprintf("MASTER <-> REPLICA sync: receiving %d bytes from master to disk", n))
 	}
@@ -425,7 +440,7 @@ var AfterFullSync []func(s *server.Server)
 // readUntilMark reads a diskless payload up to (not including) mark and
 // consumes the mark, leaving whatever follows it (the stream, if a master
 // sends it right away) buffered in lc.br.
-func readUntilMark(lc *lineConn, mark []byte, timeout time.Duration, read *int64) ([]byte, error) {
+func readUntilMark(lc *lineConn, mark []byte, timeout time.Duration, read *atomic.Int64) ([]byte, error) {
 	var data []byte
 	for {
 		lc.conn.SetReadDeadline(time.Now().Add(timeout))
@@ -446,11 +461,11 @@ func readUntilMark(lc *lineConn, mark []byte, timeout time.Duration, read *int64
 			end := from + i + len(mark) // end of the mark within data
 			used := len(chunk) - (len(data) - end)
 			lc.br.Discard(used)
-			*read += int64(used)
+			read.Add(int64(used))
 			return data[:from+i], nil
 		}
 		lc.br.Discard(len(chunk))
-		*read += int64(len(chunk))
+		read.Add(int64(len(chunk)))
 	}
 }
 
@@ -458,13 +473,13 @@ type deadlineReader struct {
 	r       io.Reader
 	conn    net.Conn
 	timeout time.Duration
-	read    *int64
+	read    *atomic.Int64
 }
 
 func (d *deadlineReader) Read(p []byte) (int, error) {
 	d.conn.SetReadDeadline(time.Now().Add(d.timeout))
 	n, err := d.r.Read(p)
-	*d.read += int64(n)
+	d.read.Add(int64(n))
 	return n, err
 }
 
@@ -513,7 +528,7 @@ func (l *masterLink) stream(lc *lineConn) error {
 		}
 	}()
 	timeout := time.Duration(s.Cfg.Int("repl-timeout")) * time.Second
-	rd := resp.NewReader(&deadlineReader{r: lc.br, conn: lc.conn, timeout: timeout, read: new(int64)}, 0, 0)
+	rd := resp.NewReader(&deadlineReader{r: lc.br, conn: lc.conn, timeout: timeout, read: new(atomic.Int64)}, 0, 0)
 	var cmds []resp.Command
 	var raw []byte
 	for {

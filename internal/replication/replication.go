@@ -263,10 +263,15 @@ func infoReplication(s *server.Server, b *strings.Builder) {
 		l("slave_read_repl_offset", st.readOffset)
 		l("slave_repl_offset", st.offset)
 		if st.syncInProgress && st.link != nil {
-			l("master_sync_total_bytes", st.link.syncTotal)
-			l("master_sync_read_bytes", st.link.syncRead)
-			l("master_sync_left_bytes", st.link.syncTotal-st.link.syncRead)
-			l("master_sync_perc", "0.00")
+			total, read := st.link.syncTotal.Load(), st.link.syncRead.Load()
+			l("master_sync_total_bytes", total)
+			l("master_sync_read_bytes", read)
+			l("master_sync_left_bytes", total-read)
+			perc := 0.0
+			if total > 0 {
+				perc = float64(read) * 100 / float64(total)
+			}
+			l("master_sync_perc", fmt.Sprintf("%.2f", perc))
 			l("master_sync_last_io_seconds_ago", 0)
 		}
 		if !st.linkUp {

@@ -124,6 +124,7 @@ func (safeGate) Observe(s *server.Server, c *server.Client, args [][]byte) {
 		// Told what our role is: as a replica the question is moot; promoted
 		// by REPLICAOF NO ONE (Sentinel or an operator), we are the master.
 		sm.confirmed = true
+		s.SafePingError = ""
 	}
 }
 
@@ -304,6 +305,13 @@ func safeCron(s *server.Server) {
 		// REPLICAOF NO ONE that promoted it.
 		sm.confirmed = true
 	}
+	if sm.on.Load() && !sm.confirmed && st.masterHost == "" && now.Sub(sm.resumeAt) >= sm.fence && st.fenceReason(now) == "" {
+		sm.confirmed = true
+		s.Log.Warn("vigil safe mode: confirmed as master, accepting writes")
+	}
+	if sm.confirmed || !sm.on.Load() {
+		s.SafePingError = ""
+	}
 }
 
 func safeInfo(st *State, b *strings.Builder) {
@@ -349,6 +357,7 @@ func (st *State) safeRefuseFullSync(id string, off int64) string {
 	if id == "?" || off-1 <= st.offset {
 		return ""
 	}
-	st.srv.Log.Warn(fmt.Sprintf("vigil safe mode: refusing a full resync to a replica at offset %d, ahead of this unconfirmed master (offset %d)", off-1, st.offset))
+	st.srv.Log.Warn(fmt.Sprintf("vigil safe mode: refusing a full resync to a replica at offset %d, ahead of this unconfirmed master (offset %d); answering Sentinels' PINGs with an error so they fail over", off-1, st.offset))
+	st.srv.SafePingError = "VIGILSTALE vigil safe mode: this master restarted without data its replicas hold; refusing to serve as master"
 	return fmt.Sprintf("NOMASTERLINK vigil safe mode: replica is ahead of this restarted master (%d > %d); refusing to overwrite it", off-1, st.offset)
 }

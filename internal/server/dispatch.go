@@ -115,6 +115,10 @@ func (c *Client) execute(args [][]byte) {
 		c.rejectCommand(w, "ERR Can't execute '"+cmd.FullName()+"': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
 		return
 	}
+	if s.SafePingError != "" && c.safePingDenied(cmd) {
+		c.rejectCommand(w, s.SafePingError)
+		return
+	}
 	isWrite := cmd.Flags&commands.Write != 0
 	if c.flags&flagMulti == 0 || isExecLike(cmd) {
 		if isWrite && DenyWrite != nil {

@@ -3,6 +3,8 @@ package server
 import (
 	"strings"
 	"time"
+
+	"github.com/vigil-kv/vigil/internal/commands"
 )
 
 // Safe mode's hooks into the client loop (see docs/reliability.md). The
@@ -135,3 +137,10 @@ func (c *Client) Name() string { return c.name }
 
 // LocalAddr is the local address of the client's connection.
 func (c *Client) LocalAddr() string { return c.laddr }
+
+// safePingDenied: only Sentinels' PINGs are refused (their connections are
+// named sentinel-<id>-cmd), so they judge this master down and fail over,
+// while REPLICAOF from them and every other client still work.
+func (c *Client) safePingDenied(cmd *commands.Command) bool {
+	return cmd.Name == "ping" && cmd.Parent == nil && strings.HasPrefix(c.name, "sentinel-")
+}

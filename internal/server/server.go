@@ -93,6 +93,10 @@ type Server struct {
 	nowMs        int64
 	lruClock     uint32
 
+	// SafePingError, when set (safe mode, fence.go), is the error Sentinels'
+	// PINGs get, so they see this master as down. Under mu.
+	SafePingError string
+
 	// Sentinel is non-nil in Sentinel mode.
 	Sentinel any
 	// IsReplica reports whether this server replicates from a master.

@@ -461,6 +461,7 @@ func runOnce(t *testing.T, mode string, sc []scenario, seed uint64) result {
 	time.Sleep(6 * time.Second)
 	a1 := w1.halt()
 	a2 := w2.halt()
+	haltAt := time.Now()
 	final := tp.settle()
 	var names []string
 	for _, s := range sc {
@@ -484,7 +485,7 @@ func runOnce(t *testing.T, mode string, sc []scenario, seed uint64) result {
 		}
 	}
 	res.splitBrain, res.splitPeriods = splitBrain(all)
-	res.unavail = maxGap(a1, faultStart, time.Now())
+	res.unavail = maxGap(a1, faultStart, haltAt)
 	if res.lost > 0 {
 		per := map[string]int{}
 		for _, a := range all {

@@ -87,6 +87,26 @@ func TestSafeModeRules(t *testing.T) {
 	if !strings.Contains(m2.ReadLog(), "refusing a full resync") {
 		t.Fatalf("no refusal logged:\n%s", m2.ReadLog())
 	}
+	// Sentinels' PINGs now fail, so they would fail over; others' work.
+	sc := testutil.MustDial(t, m2.Addr)
+	sc.MustDo(t, "CLIENT", "SETNAME", "sentinel-0123abcd-cmd")
+	if v, _ := sc.Do("PING"); v.Type != '-' || !strings.HasPrefix(string(v.Str), "VIGILSTALE") {
+		t.Fatalf("sentinel PING on a stale master: %q", v.Str)
+	}
+	if v, _ := do(m2.Addr, "PING"); v.Type != '+' {
+		t.Fatalf("client PING: %q", v.Str)
+	}
+	// Once re-pointed at the replica (what Sentinel does after failing
+	// over), it is a normal replica again.
+	do(r.Addr, "REPLICAOF", "NO", "ONE")
+	sc.MustDo(t, "REPLICAOF", "127.0.0.1", strconv.Itoa(r.Port))
+	testutil.Eventually(t, 10*time.Second, "old master resynced from the replica", func() bool {
+		v, _ := do(m2.Addr, "EXISTS", "a49")
+		return v.Int == 1
+	})
+	if v, _ := sc.Do("PING"); v.Type != '+' {
+		iv, _ := do(m2.Addr, "INFO", "replication"); t.Fatalf("sentinel PING after the re-point: %q\n%s\n%s", v.Str, iv.Str, m2.ReadLog())
+	}
 }
 
 // Without safe mode nothing changes: no INFO fields, no fencing.

@@ -238,6 +238,15 @@ func replWriteLoad(t *testing.T, m *rnode, tag string) {
 		m.ok("SET", k("del"), "x")
 		m.ok("DEL", k("del"))
 	}
+	// Whole-DB commands and cross-DB moves.
+	m.ok("SELECT", "7")
+	m.ok("SET", k("flushed"), "x")
+	m.ok("FLUSHDB")
+	m.ok("SET", k("db7"), "x")
+	m.ok("SET", k("moved"), "x")
+	m.ok("MOVE", k("moved"), "8")
+	m.ok("COPY", k("db7"), k("copied"), "DB", "8")
+	m.ok("SWAPDB", "7", "8")
 	m.ok("SELECT", "0")
 	// A big hash and zset (hashtable/skiplist encodings).
 	args := []string{"HSET", k("bigh")}
@@ -379,9 +388,9 @@ func TestReplTutorialConfigs(t *testing.T) {
 
 // replInterop: full sync, the write load, a killed link with partial
 // resync, equal digests.
-func replInterop(t *testing.T, mkind, rkind string) {
+func replInterop(t *testing.T, mkind, rkind string, margs ...string) {
 	replNeedRedis(t)
-	m := replStart(t, mkind, testutil.StartOptions{})
+	m := replStart(t, mkind, testutil.StartOptions{Args: margs})
 	// Data present before the replica attaches travels in the snapshot.
 	replWriteLoad(t, m, "pre")
 	m.ok("DEBUG", "POPULATE", "2000", "pop", "20")
@@ -418,6 +427,12 @@ func replInterop(t *testing.T, mkind, rkind string) {
 func TestReplInteropRedisReplicaOfVigil(t *testing.T) { replInterop(t, "vigil", "redis") }
 func TestReplInteropVigilReplicaOfRedis(t *testing.T) { replInterop(t, "redis", "vigil") }
 func TestReplVigilReplicaOfVigil(t *testing.T)        { replInterop(t, "vigil", "vigil") }
+
+// Disk-based transfers ($<len> instead of $EOF:) both ways.
+func TestReplInteropDiskSync(t *testing.T) {
+	t.Run("redis-replica-of-vigil", func(t *testing.T) { replInterop(t, "vigil", "redis", "--repl-diskless-sync", "no") })
+	t.Run("vigil-replica-of-redis", func(t *testing.T) { replInterop(t, "redis", "vigil", "--repl-diskless-sync", "no") })
+}
 
 // replFailover: M with replicas A and B; A is promoted, B and M follow it
 // and both continue partially.

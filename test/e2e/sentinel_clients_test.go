@@ -60,10 +60,16 @@ func startTopo(t *testing.T, o topoOptions) *topo {
 		o.Sentinels = 3
 	}
 	tp := &topo{o: o}
-	tp.master = startData(t, o.Data, testutil.StartOptions{})
+	var extra []string
+	if o.Data == "redis" {
+		// redis-server 7.0 waits 5 s for more replicas before a diskless
+		// full sync; every data node may become the master.
+		extra = []string{"--repl-diskless-sync-delay", "0"}
+	}
+	tp.master = startData(t, o.Data, testutil.StartOptions{Args: extra})
 	for i := 0; i < o.Replicas; i++ {
 		tp.replicas = append(tp.replicas, startData(t, o.Data, testutil.StartOptions{
-			Args: []string{"--replicaof", "127.0.0.1", strconv.Itoa(tp.master.Port)}}))
+			Args: append([]string{"--replicaof", "127.0.0.1", strconv.Itoa(tp.master.Port)}, extra...)}))
 	}
 	testutil.Eventually(t, 20*time.Second, "replicas in sync", func() bool {
 		for _, r := range tp.replicas {

@@ -293,6 +293,11 @@ func promotedSinceDown(m *Master, r *Instance) bool {
 
 func (n *Node) failoverSelectSlave(m *Master) {
 	r := n.selectReplica(m)
+	if r == nil && m.SafeMode && n.now-m.failoverStateTime < m.FailoverTimeout {
+		// vigil safe mode: keep the election and wait (up to
+		// failover-timeout) for enough replicas to become reachable.
+		return
+	}
 	if r == nil {
 		n.eventAt(LevelWarning, EvAbortNoGoodSlave, &m.Instance, "", m.failoverEpoch)
 		n.abortFailover(m)

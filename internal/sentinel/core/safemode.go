@@ -82,6 +82,10 @@ func (n *Node) safeSelect(m *Master, usable []*Instance) *Instance {
 		need = 1
 	}
 	if len(reach) < need {
+		if n.now-m.safeRefusedAt < 1000 {
+			return nil
+		}
+		m.safeRefusedAt = n.now
 		n.eventAt(LevelWarning, "-vigil-safe-mode-refuse", &m.Instance, " reachable replicas "+strconv.Itoa(len(reach))+" < "+strconv.Itoa(need), m.failoverEpoch)
 		return nil
 	}
@@ -101,6 +105,10 @@ func (n *Node) safeSelect(m *Master, usable []*Instance) *Instance {
 		}
 	}
 	if len(c) == 0 {
+		if n.now-m.safeRefusedAt < 1000 {
+			return nil
+		}
+		m.safeRefusedAt = n.now
 		n.eventAt(LevelWarning, "-vigil-safe-mode-refuse", &m.Instance, " no promotable replica at offset "+strconv.FormatInt(best, 10), m.failoverEpoch)
 		return nil
 	}

@@ -64,6 +64,7 @@ type Master struct {
 	// vigil safe mode (safemode.go): "sentinel vigil-safe-mode <name> yes [N]".
 	SafeMode   bool
 	SafeMinAck int // N; 0: from the master's INFO (vigil_min_ack_replicas), else 1
+	safeRefusedAt int64
 }
 
 // Instance is the runtime view of a master, replica or sentinel.

@@ -1,0 +1,44 @@
+package replication
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// readUntilMark must find the EOF mark wherever the reads split it, and
+// leave the bytes after it (the start of the stream) buffered.
+func TestReadUntilMark(t *testing.T) {
+	mark := []byte("0123456789012345678901234567890123456789")
+	payload := bytes.Repeat([]byte("rdb-bytes-"), 5000)
+	tail := []byte("*1\r\n$4\r\nPING\r\n")
+	all := append(append(append([]byte{}, payload...), mark...), tail...)
+	for _, chunk := range []int{1, 7, 39, 40, 41, 4096, len(all)} {
+		a, b := net.Pipe()
+		go func() {
+			for i := 0; i < len(all); i += chunk {
+				a.Write(all[i:min(len(all), i+chunk)])
+			}
+		}()
+		lc := &lineConn{conn: b, br: bufio.NewReaderSize(b, 1<<16)}
+		var n atomic.Int64
+		got, err := readUntilMark(lc, mark, 5*time.Second, &n)
+		if err != nil || !bytes.Equal(got, payload) {
+			t.Fatalf("chunk %d: %d bytes, err %v", chunk, len(got), err)
+		}
+		if n.Load() != int64(len(payload)+len(mark)) {
+			t.Fatalf("chunk %d: counted %d", chunk, n.Load())
+		}
+		rest := make([]byte, len(tail))
+		b.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.ReadFull(lc.br, rest); err != nil || !bytes.Equal(rest, tail) {
+			t.Fatalf("chunk %d: after the mark %q %v", chunk, rest, err)
+		}
+		a.Close()
+		b.Close()
+	}
+}
