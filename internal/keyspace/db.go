@@ -68,6 +68,9 @@ type Entry struct {
 	// (16-bit minutes | 8-bit counter); the top byte holds entry flags.
 	LRU  uint32
 	Type Type
+	// tag is the top 16 bits of the key's hash, so a lookup skips chain
+	// entries without touching their key bytes (a cache miss each).
+	tag uint16
 }
 
 // Flags kept in the top byte of Entry.LRU.

@@ -127,13 +127,14 @@ func (d *Dict) Get(key string) *Entry {
 		d.rehashStep(1)
 	}
 	h := d.hash(key)
+	tag := uint16(h >> 48)
 	for i := 0; i < 2; i++ {
 		t := &d.t[i]
 		if t.buckets == nil {
 			break
 		}
 		for e := t.buckets[h&t.mask]; e != nil; e = e.next {
-			if e.key == key {
+			if e.tag == tag && e.key == key {
 				return e
 			}
 		}
@@ -154,7 +155,9 @@ func (d *Dict) Add(e *Entry) {
 	if d.rehashing() {
 		t = &d.t[1]
 	}
-	idx := d.hash(e.key) & t.mask
+	h := d.hash(e.key)
+	e.tag = uint16(h >> 48)
+	idx := h & t.mask
 	e.next = t.buckets[idx]
 	t.buckets[idx] = e
 	t.used++
@@ -171,6 +174,7 @@ func (d *Dict) Replace(old, e *Entry) {
 		p := &t.buckets[h&t.mask]
 		for *p != nil {
 			if *p == old {
+				e.tag = old.tag
 				e.next = old.next
 				old.next = nil
 				*p = e
