@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# The project's test command (README): builds vigil once, runs every Go test
-# (unit, differential against redis-server, e2e with real clients), then the
-# fuzz targets for a few seconds each.
+# The project's test command (README): builds vigil once, then runs
+#   1. go vet and every unit + differential test (packages in parallel),
+#   2. the process-level e2e tests (real redis-server, redis-sentinel,
+#      redis-cli, redis-benchmark, predis, go-redis),
+#   3. the short chaos suite,
+#   4. a few seconds of fuzzing per parser.
+# Timing-sensitive suites (2, 3) run one package at a time so their
+# failover measurements don't compete for the two cores.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -11,14 +16,16 @@ trap 'rm -rf "$bin_dir"' EXIT
 go build -o "$bin_dir/vigil" ./cmd/vigil
 export VIGIL_BIN="$bin_dir/vigil"
 
-# -p 2: the machine has two cores; tests start real servers.
-go test -p 2 -count=1 -timeout 20m ./...
+unit_pkgs=$(go list ./... | grep -v -e '/test/e2e$' -e '/test/chaos$')
+go test -p 2 -count=1 -timeout 15m $unit_pkgs
+go test -count=1 -timeout 20m ./test/e2e/
+go test -count=1 -timeout 15m -short ./test/chaos/
 
-# Short fuzz runs of every parser (the seed corpora also run above).
 FUZZTIME="${FUZZTIME:-5s}"
-fuzz() { go test -run '^$' -fuzz "^$2\$" -fuzztime "$FUZZTIME" "$1" >/dev/null; echo "fuzz $1 $2 ok"; }
+fuzz() { go test -run '^$' -fuzz "^$2\$" -fuzztime "$FUZZTIME" "$1" >/dev/null; echo "fuzz $1 $2: ok ($FUZZTIME)"; }
 fuzz ./internal/resp FuzzReader
 fuzz ./internal/resp FuzzReplyReader
 fuzz ./internal/config FuzzLoad
 fuzz ./internal/rdb FuzzLoad
 fuzz ./internal/rdb FuzzRestore
+fuzz ./internal/persist FuzzAOFLoad

@@ -33,7 +33,6 @@ type failover struct {
 	force   bool
 	end     time.Time // zero: no timeout
 	started time.Time // of failover-in-progress
-	wake    chan struct{}
 }
 
 func init() {
@@ -110,7 +109,7 @@ func failoverCommand(ctx *commands.Ctx) {
 		ctx.W.Error("ERR FAILOVER already in progress.")
 		return
 	}
-	fo := &failover{host: host, port: int(port), force: force, wake: make(chan struct{})}
+	fo := &failover{host: host, port: int(port), force: force}
 	if host != "" {
 		r := st.findReplica(host, int(port))
 		if r == nil {
@@ -130,6 +129,9 @@ func failoverCommand(ctx *commands.Ctx) {
 	}
 	st.fo = fo
 	st.failoverState = foWaitSync
+	// CLIENT PAUSE WRITE until the failover ends (server/pause.go holds
+	// writes, PUBLISH, scripts and EXEC of writes; reads go on).
+	s.Pause(failoverPauseFor, true)
 	// Ask for fresh ACKs rather than waiting for the replicas' 1 s tick.
 	st.writeStream([]byte("*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n"))
 	ctx.W.OK()
@@ -203,11 +205,15 @@ func (st *State) startFailover() {
 // clearFailover ends a failover and releases paused writers (lock held).
 func (st *State) clearFailover() {
 	if st.fo != nil {
-		close(st.fo.wake)
 		st.fo = nil
+		st.srv.Unpause()
 	}
 	st.failoverState = foNone
 }
+
+// failoverPauseFor: the pause lasts until the failover ends (Redis pauses
+// "forever" and unpauses when it clears the failover state).
+const failoverPauseFor = 365 * 24 * time.Hour
 
 func (st *State) abortFailover(why string) {
 	fo := st.fo
@@ -224,18 +230,4 @@ func (st *State) abortFailover(why string) {
 		setReplicaofConfig(st.srv, "")
 	}
 	st.clearFailover()
-}
-
-// failoverPause parks a normal client's write while a failover runs, like
-// CLIENT PAUSE WRITE (lock held; released while waiting).
-func (st *State) failoverPause(c *server.Client) {
-	if c.IsFlaggedMaster() || c.Conn() == nil || c.IsReplicaClient() {
-		return
-	}
-	for st.fo != nil && st.failoverState != foNone {
-		ch := st.fo.wake
-		st.srv.Unlock()
-		<-ch
-		st.srv.Lock()
-	}
 }

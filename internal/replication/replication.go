@@ -201,9 +201,6 @@ func denyWrite(s *server.Server, c *server.Client, cmd *commands.Command) string
 	if st == nil {
 		return ""
 	}
-	if st.fo != nil {
-		st.failoverPause(c)
-	}
 	if st.masterHost != "" && !c.IsFlaggedMaster() && s.Cfg.Bool("replica-read-only") {
 		return "READONLY You can't write against a read only replica."
 	}
