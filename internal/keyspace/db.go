@@ -501,3 +501,13 @@ func (e *Entry) Clone(key string) *Entry {
 	}
 	return ne
 }
+
+// Reserve pre-sizes the database for n keys (RESIZEDB during loads).
+func (db *DB) Reserve(n int) { db.dict.Reserve(n) }
+
+// AddLoaded inserts a key read from a file or a master's snapshot; it
+// returns false, inserting nothing, if the key already exists.
+func (db *DB) AddLoaded(e *Entry) bool {
+	db.ks.stampNew(e)
+	return db.dict.AddIfAbsent(e) == nil
+}

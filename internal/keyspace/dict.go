@@ -361,3 +361,53 @@ func (d *Dict) Stats() string {
 	}
 	return string(b)
 }
+
+// Reserve sizes an empty (or small) table for n keys up front, so bulk
+// loads (RDB, full sync) don't rehash repeatedly.
+func (d *Dict) Reserve(n int) {
+	if d.rehashing() || n <= len(d.t[0].buckets) {
+		return
+	}
+	if d.t[0].buckets == nil || d.t[0].used == 0 {
+		d.t[0] = table{}
+		d.resize(n)
+		return
+	}
+	d.resize(n)
+}
+
+// AddIfAbsent inserts e unless its key is present, hashing once; it
+// returns the existing entry when there is one (bulk loads check for
+// duplicate keys this way).
+func (d *Dict) AddIfAbsent(e *Entry) *Entry {
+	if d.rehashing() {
+		d.rehashStep(1)
+	}
+	d.expandIfNeeded()
+	h := d.hash(e.key)
+	tag := uint16(h >> 48)
+	for i := 0; i < 2; i++ {
+		t := &d.t[i]
+		if t.buckets == nil {
+			break
+		}
+		for x := t.buckets[h&t.mask]; x != nil; x = x.next {
+			if x.tag == tag && x.key == e.key {
+				return x
+			}
+		}
+		if !d.rehashing() {
+			break
+		}
+	}
+	t := &d.t[0]
+	if d.rehashing() {
+		t = &d.t[1]
+	}
+	e.tag = tag
+	idx := h & t.mask
+	e.next = t.buckets[idx]
+	t.buckets[idx] = e
+	t.used++
+	return nil
+}

@@ -129,7 +129,17 @@ func (l *loader) Aux(k, v string) error {
 	}
 	return nil
 }
-func (l *loader) ResizeDB(int, uint64, uint64) error { return nil }
+func (l *loader) ResizeDB(db int, size, _ uint64) error {
+	// The size is a hint from the file: cap what we trust it with, so a
+	// corrupt header can't make us allocate gigabytes up front.
+	if size > 1<<22 {
+		size = 1 << 22
+	}
+	if db >= 0 && db < len(l.ks.DBs) {
+		l.ks.DBs[db].Reserve(int(size))
+	}
+	return nil
+}
 func (l *loader) Entry(e *rdb.Entry) error {
 	if e.DB < 0 || e.DB >= len(l.ks.DBs) {
 		return fmt.Errorf("FATAL: Data file was created with a Redis server configured to handle more than %d databases. Exiting", len(l.ks.DBs))
@@ -145,10 +155,12 @@ func (l *loader) Entry(e *rdb.Entry) error {
 		return err
 	}
 	db := l.ks.DBs[e.DB]
-	if old := db.Raw(string(e.Key)); old != nil {
-		db.Remove(string(e.Key))
+	if !db.AddLoaded(ent) {
+		// Redis refuses files with duplicate keys; keep the last value
+		// (a replica's snapshot never has them).
+		db.Remove(ent.Key())
+		db.Add(ent)
 	}
-	db.Add(ent)
 	if e.ExpireMs != 0 {
 		db.SetExpire(ent, e.ExpireMs)
 	}

@@ -26,6 +26,7 @@ var (
 	flagTable = flag.String("chaos.table", "", "TestChaosTable: write the markdown table here")
 	flagScen  = flag.String("chaos.scenarios", "", "comma-separated scenario names for TestChaosTable (default all)")
 	flagModes = flag.String("chaos.modes", "redis,vigil,safe", "modes for TestChaosTable")
+	flagFor   = flag.Duration("chaos.for", 0, "TestChaosRandom: start no new run after this long (0: no limit)")
 )
 
 // Timing of the topology: Sentinel down-after and the safe-mode fence
@@ -675,7 +676,12 @@ func TestChaosRandom(t *testing.T) {
 		seed = uint64(time.Now().UnixNano() % 1000000)
 	}
 	lost, runs := 0, 0
+	began := time.Now()
 	for k := 0; k < *flagRuns; k++ {
+		if *flagFor > 0 && time.Since(began) > *flagFor {
+			t.Logf("-chaos.for reached after %d runs", k)
+			break
+		}
 		s := seed + uint64(k)
 		rng := rand.New(rand.NewPCG(s, 7))
 		sc := []scenario{scenarios[rng.IntN(len(scenarios))]}
