@@ -112,6 +112,13 @@ func init() {
 	server.RoleReply = roleReply
 	server.CronHooks = append(server.CronHooks, cron)
 	server.DenyWrite = denyWrite
+	server.DenyStale = func(s *server.Server, c *server.Client, cmd *commands.Command) string {
+		st := Of(s)
+		if st == nil || st.masterHost == "" || st.linkUp || c.IsFlaggedMaster() || s.Cfg.Bool("replica-serve-stale-data") {
+			return ""
+		}
+		return "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
+	}
 	persist.ReplAux = func(s *server.Server) [][2]string {
 		st := Of(s)
 		if st == nil {

@@ -13,6 +13,9 @@ var (
 	// DenyWrite returns a non-empty error reply (without CRLF) when a write
 	// must be refused (read-only replica, min-replicas, safe-mode fencing).
 	DenyWrite func(s *Server, c *Client, cmd *commands.Command) string
+	// DenyStale returns an error for a command that must not run on a
+	// replica whose master link is down (replica-serve-stale-data no).
+	DenyStale func(s *Server, c *Client, cmd *commands.Command) string
 	// DenyOOM returns an error when the command would exceed maxmemory after
 	// trying eviction.
 	DenyOOM func(s *Server, c *Client, cmd *commands.Command) string
@@ -121,6 +124,12 @@ func (c *Client) execute(args [][]byte) {
 	}
 	isWrite := cmd.Flags&commands.Write != 0
 	if c.flags&flagMulti == 0 || isExecLike(cmd) {
+		if cmd.Flags&commands.Stale == 0 && DenyStale != nil {
+			if msg := DenyStale(s, c, cmd); msg != "" {
+				c.rejectCommand(w, msg)
+				return
+			}
+		}
 		if isWrite && DenyWrite != nil {
 			if msg := DenyWrite(s, c, cmd); msg != "" {
 				c.rejectCommand(w, msg)

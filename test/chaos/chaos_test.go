@@ -464,6 +464,17 @@ func runOnce(t *testing.T, mode string, sc []scenario, seed uint64) result {
 	a2 := w2.halt()
 	haltAt := time.Now()
 	final := tp.settle()
+	if os.Getenv("CHAOS_DUMP") != "" {
+		for i, s := range tp.sentinels {
+			var ev []string
+			for _, l := range strings.Split(s.proc.ReadLog(), "\n") {
+				if strings.Contains(l, " +") || strings.Contains(l, " -") {
+					ev = append(ev, l)
+				}
+			}
+			t.Logf("sentinel %d events:\n%s", i, strings.Join(ev, "\n"))
+		}
+	}
 	var names []string
 	for _, s := range sc {
 		names = append(names, s.name)
