@@ -189,7 +189,7 @@ func (p *Proc) WaitReady(d time.Duration) error {
 		if err == nil {
 			v, err := c.Do("PING")
 			c.Close()
-			if err == nil && (v.Type == '+' || (v.Type == '-' && strings.HasPrefix(string(v.Str), "NOAUTH"))) {
+			if err == nil && (v.Type == '+' || (v.Type == '-' && (strings.HasPrefix(string(v.Str), "NOAUTH") || strings.HasPrefix(string(v.Str), "MASTERDOWN")))) {
 				return nil
 			}
 		}

@@ -474,6 +474,9 @@ func runOnce(t *testing.T, mode string, sc []scenario, seed uint64) result {
 			}
 			t.Logf("sentinel %d events:\n%s", i, strings.Join(ev, "\n"))
 		}
+		for _, n := range tp.nodes {
+			t.Logf("node %d log:\n%s", n.idx, n.proc.ReadLog())
+		}
 	}
 	var names []string
 	for _, s := range sc {
