@@ -101,7 +101,7 @@ func (s *Server) applyMemoryLimit() {
 		return
 	}
 	// Headroom above maxmemory for buffers and garbage in flight.
-	debug.SetMemoryLimit(max + max/4 + 16<<20)
+	debug.SetMemoryLimit(max + max/8 + 4<<20)
 }
 
 func (s *Server) evictionPolicy() string { return strings.ToLower(s.Cfg.String("maxmemory-policy")) }

@@ -101,8 +101,20 @@ func startTopo(t *testing.T, mode string) *topo {
 		tp.nodes = append(tp.nodes, n)
 		tp.startNode(n)
 	}
-	testutil.Eventually(t, 20*time.Second, "replicas online", func() bool {
-		return info(tp.nodes[0].addr(), "connected_slaves") == "2"
+	// Replicas must have finished their first sync (Redis delays a diskless
+	// sync by repl-diskless-sync-delay, 5 s, while counting the replica as
+	// connected).
+	testutil.Eventually(t, 30*time.Second, "replicas in sync", func() bool {
+		v, err := do(tp.nodes[0].addr(), "INFO", "replication")
+		if err != nil || strings.Count(string(v.Str), "state=online") != 2 {
+			return false
+		}
+		for _, n := range tp.nodes[1:] {
+			if info(n.addr(), "master_link_status") != "up" || info(n.addr(), "master_sync_in_progress") != "0" {
+				return false
+			}
+		}
+		return true
 	})
 	for i := 0; i < 3; i++ {
 		s := &sentinel{port: testutil.FreePort(t), dir: t.TempDir()}

@@ -117,7 +117,7 @@ func TestEvictionKeepsHotKeys(t *testing.T) {
 			cmds = append(cmds, []string{"GET", fmt.Sprintf("hot:%d", (i+batch)%hot)})
 		}
 		evictPipeline(t, c, cmds)
-		if batch%20 == 0 {
+		if batch%5 == 0 {
 			// Touch every hot key regularly.
 			all := make([][]string, 0, hot)
 			for i := 0; i < hot; i++ {
