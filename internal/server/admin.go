@@ -68,12 +68,14 @@ func init() {
 		}},
 		&cc{Name: "role", Arity: 1, Flags: commands.NoScript | commands.Loading | commands.Stale | commands.Fast | commands.Sentinel, Proc: roleCommand, Group: "server", Since: "2.8.12", Categories: "@admin @fast @dangerous"},
 		&cc{Name: "memory", Arity: -2, Group: "server", Since: "4.0.0", Categories: "@slow", Sub: map[string]*cc{
-			"usage":  {Name: "usage", Arity: -3, Flags: commands.ReadOnly, FirstKey: 2, LastKey: 2, Proc: memoryUsageCommand, Categories: "@read @slow"},
-			"stats":  {Name: "stats", Arity: 2, Proc: memoryStatsCommand, Categories: "@slow"},
-			"doctor": {Name: "doctor", Arity: 2, Proc: func(c *commands.Ctx) { c.W.Verbatim([]byte("Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.")) }, Categories: "@slow"},
-			"purge":  {Name: "purge", Arity: 2, Proc: func(c *commands.Ctx) { c.W.OK() }, Categories: "@slow"},
+			"usage": {Name: "usage", Arity: -3, Flags: commands.ReadOnly, FirstKey: 2, LastKey: 2, Proc: memoryUsageCommand, Categories: "@read @slow"},
+			"stats": {Name: "stats", Arity: 2, Proc: memoryStatsCommand, Categories: "@slow"},
+			"doctor": {Name: "doctor", Arity: 2, Proc: func(c *commands.Ctx) {
+				c.W.Verbatim([]byte("Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base."))
+			}, Categories: "@slow"},
+			"purge":        {Name: "purge", Arity: 2, Proc: func(c *commands.Ctx) { c.W.OK() }, Categories: "@slow"},
 			"malloc-stats": {Name: "malloc-stats", Arity: 2, Proc: func(c *commands.Ctx) { c.W.Verbatim([]byte("Stats not supported for the current allocator")) }, Categories: "@slow"},
-			"help":   {Name: "help", Arity: 2, Flags: commands.Loading | commands.Stale, Proc: memoryHelpCommand, Categories: "@slow"},
+			"help":         {Name: "help", Arity: 2, Flags: commands.Loading | commands.Stale, Proc: memoryHelpCommand, Categories: "@slow"},
 		}},
 	)
 }
@@ -492,12 +494,12 @@ func memoryHelpCommand(ctx *commands.Ctx) {
 // Slow log.
 
 type slowEntry struct {
-	id       int64
-	time     int64
-	us       int64
-	args     []string
-	addr     string
-	name     string
+	id   int64
+	time int64
+	us   int64
+	args []string
+	addr string
+	name string
 }
 
 type slowlog struct {

@@ -33,36 +33,36 @@ const (
 
 // Client is one connection.
 type Client struct {
-	srv     *Server
-	id      int64
-	conn    net.Conn
-	cr      *connReader
-	rd      *resp.Reader
-	addr    string
-	laddr   string
-	name    string
-	db      int
-	proto   int
-	authed  bool
-	user    string
-	flags   int
-	created time.Time
+	srv             *Server
+	id              int64
+	conn            net.Conn
+	cr              *connReader
+	rd              *resp.Reader
+	addr            string
+	laddr           string
+	name            string
+	db              int
+	proto           int
+	authed          bool
+	user            string
+	flags           int
+	created         time.Time
 	lastInteraction time.Time
-	lastCmd string
+	lastCmd         string
 
-	ctx  commands.Ctx
-	w    resp.Writer // replies of the current batch (under srv.mu)
+	ctx commands.Ctx
+	w   resp.Writer // replies of the current batch (under srv.mu)
 
 	// out holds bytes for the socket; everything destined to this client is
 	// appended here in order (own replies and pushes from other clients).
-	outMu   sync.Mutex
-	out     []byte
-	wmu     sync.Mutex // one socket writer at a time
-	flushing bool
-	closed  bool
+	outMu         sync.Mutex
+	out           []byte
+	wmu           sync.Mutex // one socket writer at a time
+	flushing      bool
+	closed        bool
 	obufSoftSince time.Time
 
-	multiQueue []queuedCmd
+	multiQueue  []queuedCmd
 	watchedKeys []watchedKey
 
 	channels map[string]struct{}
@@ -73,21 +73,21 @@ type Client struct {
 	skipNext  bool
 
 	// blocking
-	block     *blockedState
-	wake      chan struct{}
+	block *blockedState
+	wake  chan struct{}
 
-	killed   bool
-	inExec   bool
-	fake     bool // internal client (Lua, AOF loading, master link)
+	killed bool
+	inExec bool
+	fake   bool // internal client (Lua, AOF loading, master link)
 	// Repl holds the replication package's per-replica state.
-	Repl any
+	Repl         any
 	reprocessing bool
 	// rejectingExec is set while the dispatcher checks an EXEC, so a
 	// rejection answers EXECABORT as Redis does.
 	rejectingExec bool
-	argvMem  int
-	qbufPeak int
-	gate     *ackGate // safe mode (fence.go)
+	argvMem       int
+	qbufPeak      int
+	gate          *ackGate // safe mode (fence.go)
 }
 
 type queuedCmd struct {

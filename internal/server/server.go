@@ -38,14 +38,14 @@ const VigilVersion = "0.1.0"
 
 // Server is one vigil data server.
 type Server struct {
-	Cfg    *config.Config
-	Log    *slog.Logger
-	LogH   *logging.Handler
-	mu     sync.Mutex // the keyspace lock: serialises every command
-	ks     *keyspace.Keyspace
-	runID  string
-	start  time.Time
-	pid    int
+	Cfg   *config.Config
+	Log   *slog.Logger
+	LogH  *logging.Handler
+	mu    sync.Mutex // the keyspace lock: serialises every command
+	ks    *keyspace.Keyspace
+	runID string
+	start time.Time
+	pid   int
 
 	listeners []net.Listener
 	unixLn    net.Listener
@@ -61,27 +61,27 @@ type Server struct {
 	// blocked clients by db/key, FIFO
 	blocking blockingState
 
-	monitors map[*Client]struct{}
-	current  *Client // client whose command is executing (under mu)
-	txDepth  int
+	monitors             map[*Client]struct{}
+	current              *Client // client whose command is executing (under mu)
+	txDepth              int
 	activeExpireDisabled bool
 	loading              atomic.Bool
 	connSettings         atomic.Pointer[connSettings]
 	evict                evictionState
-	txBuf    []propEntry
+	txBuf                []propEntry
 
 	// cached config values read on hot paths (under mu)
-	requirePass  string
-	protected    bool
-	maxClients   int64
-	notifyFlags  int
-	protoMaxBulk int64
-	queryBufLimit int64
-	slowlogSlower int64
-	slowlogMax    int64
+	requirePass      string
+	protected        bool
+	maxClients       int64
+	notifyFlags      int
+	protoMaxBulk     int64
+	queryBufLimit    int64
+	slowlogSlower    int64
+	slowlogMax       int64
 	latencyThreshold int64
-	pauseUntil   time.Time
-	pauseWrites  bool
+	pauseUntil       time.Time
+	pauseWrites      bool
 
 	stats   stats
 	slowlog slowlog
@@ -114,23 +114,23 @@ type Server struct {
 }
 
 type stats struct {
-	connsReceived    atomic.Int64
-	commands         int64
-	rejectedConns    atomic.Int64
-	netIn            atomic.Int64
-	netOut           atomic.Int64
-	expiredKeys      int64
-	evictedKeys      int64
-	pubsubChannels   int64
-	totalErrorReplies int64
+	connsReceived          atomic.Int64
+	commands               int64
+	rejectedConns          atomic.Int64
+	netIn                  atomic.Int64
+	netOut                 atomic.Int64
+	expiredKeys            int64
+	evictedKeys            int64
+	pubsubChannels         int64
+	totalErrorReplies      int64
 	unexpectedErrorReplies int64
-	cmdStats         map[string]*cmdStat
-	cmdByPtr         map[*commands.Command]*cmdStat
-	errStats         map[string]int64
-	startCPU         time.Duration
-	extra            map[string]int64
-	peakMemory       int64
-	dirty            int64
+	cmdStats               map[string]*cmdStat
+	cmdByPtr               map[*commands.Command]*cmdStat
+	errStats               map[string]int64
+	startCPU               time.Duration
+	extra                  map[string]int64
+	peakMemory             int64
+	dirty                  int64
 }
 
 type cmdStat struct {

@@ -62,8 +62,8 @@ type Master struct {
 	promotionSeenAt   int64 // vigil: last time a replica reported role:master
 
 	// vigil safe mode (safemode.go): "sentinel vigil-safe-mode <name> yes [N]".
-	SafeMode   bool
-	SafeMinAck int // N; 0: from the master's INFO (vigil_min_ack_replicas), else 1
+	SafeMode      bool
+	SafeMinAck    int // N; 0: from the master's INFO (vigil_min_ack_replicas), else 1
 	safeRefusedAt int64
 }
 
