@@ -129,6 +129,7 @@ func Register(cmds ...*Command) {
 			c.Step = 1
 		}
 		Table[c.Name] = c
+		upperTable[strings.ToUpper(c.Name)] = c
 		for _, s := range c.Sub {
 			s.Parent = c
 			if s.Step == 0 && s.FirstKey > 0 {
@@ -138,9 +139,17 @@ func Register(cmds ...*Command) {
 	}
 }
 
+// upperTable indexes the table by upper-case name too: clients such as
+// redis-benchmark and most libraries send upper case, and one map hit is
+// cheaper than lower-casing on every command.
+var upperTable = map[string]*Command{}
+
 // Lookup finds a command by its (case-insensitive) name.
 func Lookup(name []byte) *Command {
 	if c, ok := Table[string(name)]; ok {
+		return c
+	}
+	if c, ok := upperTable[string(name)]; ok {
 		return c
 	}
 	var buf [32]byte
@@ -270,4 +279,14 @@ func (c *Ctx) Modified(key []byte) {
 // Notify publishes a keyspace event for key in the current database.
 func (c *Ctx) Notify(class int, event string, key []byte) {
 	c.Srv.Notify(class, event, key, c.DB.ID)
+}
+
+// ReplaceTable installs a different command table (Sentinel mode keeps only
+// its own commands) and rebuilds the case index.
+func ReplaceTable(t map[string]*Command) {
+	Table = t
+	upperTable = map[string]*Command{}
+	for name, c := range t {
+		upperTable[strings.ToUpper(name)] = c
+	}
 }

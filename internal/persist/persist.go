@@ -50,17 +50,14 @@ var statesMu sync.Mutex
 
 // Of returns the persistence state of s.
 func Of(s *server.Server) *State {
-	statesMu.Lock()
-	defer statesMu.Unlock()
-	return states[s]
+	st, _ := s.PersistExt.(*State)
+	return st
 }
 
 // Install attaches persistence to s: commands, hooks and INFO.
 func Install(s *server.Server) *State {
 	st := &State{srv: s, lastBgsaveOK: true}
-	statesMu.Lock()
-	states[s] = st
-	statesMu.Unlock()
+	s.PersistExt = st
 	return st
 }
 

@@ -14,6 +14,7 @@
 package replication
 
 import (
+	"sync/atomic"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -66,6 +67,8 @@ type State struct {
 
 	waiters  []*waiter
 	lastPing time.Time
+	// minReplicas caches min-replicas-to-write (read on every write).
+	minReplicas atomic.Int64
 	mu       sync.Mutex // guards nothing under the server lock; for goroutine handoff
 
 	sm *safeState // safe mode (safemode.go)
@@ -78,9 +81,8 @@ var (
 
 // Of returns the replication state of s.
 func Of(s *server.Server) *State {
-	statesMu.Lock()
-	defer statesMu.Unlock()
-	return states[s]
+	st, _ := s.ReplExt.(*State)
+	return st
 }
 
 func newReplID() string {
@@ -94,9 +96,12 @@ func newReplID() string {
 func Install(s *server.Server) *State {
 	st := &State{srv: s, replID: newReplID(), replID2: strings.Repeat("0", 40), secondOff: -1, streamDB: -1, failoverState: "no-failover"}
 	st.backlog = NewBacklog(s.Cfg.Int("repl-backlog-size"))
-	statesMu.Lock()
-	states[s] = st
-	statesMu.Unlock()
+	s.ReplExt = st
+	st.minReplicas.Store(s.Cfg.Int("min-replicas-to-write"))
+	s.Cfg.OnChange("min-replicas-to-write", func(old, new string) error {
+		st.minReplicas.Store(s.Cfg.Int("min-replicas-to-write"))
+		return nil
+	})
 	installSafe(st)
 	s.Propagators = append(s.Propagators, st.feed)
 	s.IsReplica = func() bool { return st.masterHost != "" }
@@ -212,7 +217,7 @@ func denyWrite(s *server.Server, c *server.Client, cmd *commands.Command) string
 		return "READONLY You can't write against a read only replica."
 	}
 	if st.masterHost == "" {
-		if n := s.Cfg.Int("min-replicas-to-write"); n > 0 && s.Cfg.Int("min-replicas-max-lag") > 0 {
+		if n := st.minReplicas.Load(); n > 0 && s.Cfg.Int("min-replicas-max-lag") > 0 {
 			if st.goodReplicas() < int(n) {
 				return "NOREPLICAS Not enough good replicas to write."
 			}

@@ -30,7 +30,7 @@ func installCommands(s *Sentinel) {
 			nt[name] = &cp
 		}
 	}
-	commands.Table = nt
+	commands.ReplaceTable(nt)
 	info := &commands.Command{Name: "info", Arity: -1, Flags: commands.Loading | commands.Stale | commands.Sentinel,
 		Proc: s.infoCommand, Group: "server", Since: "1.0.0", Categories: "@slow @dangerous"}
 	role := &commands.Command{Name: "role", Arity: 1, Flags: commands.NoScript | commands.Loading | commands.Stale | commands.Fast | commands.Sentinel,

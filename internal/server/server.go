@@ -97,6 +97,10 @@ type Server struct {
 	// PINGs get, so they see this master as down. Under mu.
 	SafePingError string
 
+	// ReplExt and PersistExt hold the replication and persistence state
+	// of this server (set once at start), so their hot-path lookups are a
+	// field load instead of a global map.
+	ReplExt, PersistExt any
 	// Sentinel is non-nil in Sentinel mode.
 	Sentinel any
 	// IsReplica reports whether this server replicates from a master.

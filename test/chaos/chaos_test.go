@@ -452,6 +452,7 @@ func runOnce(t *testing.T, mode string, sc []scenario, seed uint64) result {
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	tp := startTopo(t, mode)
 	old := tp.nodes[0]
+	view := tp.watchSentinels()
 	w1 := tp.startWriter("w1", true, "")
 	w2 := tp.startWriter("w2", false, old.addr())
 	start := time.Now()
@@ -475,6 +476,7 @@ func runOnce(t *testing.T, mode string, sc []scenario, seed uint64) result {
 	a1 := w1.halt()
 	a2 := w2.halt()
 	haltAt := time.Now()
+	timeline := view.halt()
 	final := tp.settle()
 	if os.Getenv("CHAOS_DUMP") != "" {
 		for i, s := range tp.sentinels {
@@ -511,7 +513,7 @@ func runOnce(t *testing.T, mode string, sc []scenario, seed uint64) result {
 			}
 		}
 	}
-	res.splitBrain, res.splitPeriods = splitBrain(all)
+	res.splitBrain, res.splitPeriods = splitBrain(all, timeline)
 	res.unavail = maxGap(a1, faultStart, haltAt)
 	if res.lost > 0 {
 		per := map[string]int{}
@@ -590,53 +592,78 @@ func (tp *topo) keys(n *node) map[string]bool {
 	return out
 }
 
-// splitBrain: acks grouped per node into intervals (gaps under 1 s merged);
-// the overlap of intervals of different nodes is time two masters accepted
-// writes.
-func splitBrain(acks []ack) (time.Duration, int) {
-	type iv struct {
-		node     int
-		from, to time.Time
-	}
-	by := map[int][]time.Time{}
+// A sentinelView polls the Sentinels' answer for the master every 100 ms.
+type sentinelView struct {
+	stop chan struct{}
+	done chan struct{}
+	obs  []obs
+}
+
+type obs struct {
+	at   time.Time
+	node int
+}
+
+func (tp *topo) watchSentinels() *sentinelView {
+	v := &sentinelView{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(v.done)
+		for {
+			select {
+			case <-v.stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			if n := tp.masterFromSentinels(); n != nil {
+				v.obs = append(v.obs, obs{time.Now(), n.idx})
+			}
+		}
+	}()
+	return v
+}
+
+func (v *sentinelView) halt() []obs {
+	close(v.stop)
+	<-v.done
+	return v.obs
+}
+
+// splitBrain: a write acknowledged by a node other than the one the
+// Sentinels named master at that moment (the last answer before the ack,
+// and the first one after it: both must disagree) means two masters
+// accepted writes. Such acks are grouped into periods (gaps under 1 s
+// merged); returns their total duration and count.
+func splitBrain(acks []ack, tl []obs) (time.Duration, int) {
+	var stale []time.Time
 	for _, a := range acks {
-		by[a.node] = append(by[a.node], a.at)
-	}
-	var ivs []iv
-	for n, ts := range by {
-		sort.Slice(ts, func(i, j int) bool { return ts[i].Before(ts[j]) })
-		cur := iv{n, ts[0], ts[0]}
-		for _, x := range ts[1:] {
-			if x.Sub(cur.to) > time.Second {
-				ivs = append(ivs, cur)
-				cur = iv{n, x, x}
-			} else {
-				cur.to = x
-			}
+		i := sort.Search(len(tl), func(i int) bool { return tl[i].at.After(a.at) })
+		before, after := -1, -1
+		if i > 0 {
+			before = tl[i-1].node
 		}
-		ivs = append(ivs, cur)
+		if i < len(tl) {
+			after = tl[i].node
+		}
+		if before >= 0 && after >= 0 && before != a.node && after != a.node {
+			stale = append(stale, a.at)
+		}
 	}
+	if len(stale) == 0 {
+		return 0, 0
+	}
+	sort.Slice(stale, func(i, j int) bool { return stale[i].Before(stale[j]) })
 	var total time.Duration
-	periods := 0
-	for i := range ivs {
-		for j := i + 1; j < len(ivs); j++ {
-			a, b := ivs[i], ivs[j]
-			if a.node == b.node {
-				continue
-			}
-			from, to := a.from, a.to
-			if b.from.After(from) {
-				from = b.from
-			}
-			if b.to.Before(to) {
-				to = b.to
-			}
-			if !to.Before(from) {
-				total += to.Sub(from)
-				periods++
-			}
+	periods := 1
+	from, to := stale[0], stale[0]
+	for _, x := range stale[1:] {
+		if x.Sub(to) > time.Second {
+			total += to.Sub(from)
+			periods++
+			from = x
 		}
+		to = x
 	}
+	total += to.Sub(from)
 	return total, periods
 }
 
@@ -726,6 +753,9 @@ func TestChaosRandom(t *testing.T) {
 			if mode == "safe" && res.lost > 0 {
 				t.Errorf("seed %d: safe mode lost %d acknowledged writes", s, res.lost)
 			}
+			if mode == "safe" && res.splitBrain > fenceTimeout*time.Millisecond {
+				t.Errorf("seed %d: split brain for %v, beyond the fence bound", s, res.splitBrain)
+			}
 		})
 	}
 	t.Logf("%d runs from seed %d, %d acknowledged writes lost", runs, seed, lost)
@@ -760,7 +790,7 @@ func TestChaosTable(t *testing.T) {
 	var b strings.Builder
 	b.WriteString("| scenario |")
 	for _, m := range modes {
-		fmt.Fprintf(&b, " %s: lost / acked | %s: split-brain | %s: unavailable |", m, m, m)
+		fmt.Fprintf(&b, " %s: lost / acked | %s: split-brain periods, duration | %s: unavailable |", m, m, m)
 	}
 	b.WriteString("\n|---|")
 	for range modes {
@@ -775,7 +805,7 @@ func TestChaosTable(t *testing.T) {
 				b.WriteString(" – | – | – |")
 				continue
 			}
-			fmt.Fprintf(&b, " %d / %d | %.1f s | %.1f s |", r.lost, r.acked, r.splitBrain.Seconds(), r.unavail.Seconds())
+			fmt.Fprintf(&b, " %d / %d | %d, %.1f s | %.1f s |", r.lost, r.acked, r.splitPeriods, r.splitBrain.Seconds(), r.unavail.Seconds())
 		}
 		b.WriteString("\n")
 	}
