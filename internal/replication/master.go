@@ -464,7 +464,9 @@ func waitCommand(ctx *commands.Ctx) {
 		ctx.W.Error("ERR timeout is negative")
 		return
 	}
-	target := st.offset
+	// Like Redis, wait for the offset of this client's last write, not for
+	// the master's current offset (which GETACKs and other clients move).
+	target := c.WOff
 	acked := st.ackedAtLeast(target)
 	if int64(acked) >= n || c.NoBlock() {
 		ctx.W.Int(int64(acked))

@@ -196,6 +196,9 @@ func (st *State) feed(db int, args [][]byte) {
 	}
 	buf = resp.AppendCommandBytes(buf, args)
 	st.writeStream(buf)
+	if cur := st.srv.Current(); cur != nil {
+		cur.WOff = st.offset
+	}
 }
 
 // writeStream appends raw stream bytes to the backlog and every replica.

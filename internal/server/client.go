@@ -80,7 +80,10 @@ type Client struct {
 	inExec bool
 	fake   bool // internal client (Lua, AOF loading, master link)
 	// Repl holds the replication package's per-replica state.
-	Repl         any
+	Repl any
+	// WOff is the replication offset just after this client's last write
+	// (WAIT waits for replicas to reach it, as Redis's c->woff).
+	WOff         int64
 	reprocessing bool
 	// rejectingExec is set while the dispatcher checks an EXEC, so a
 	// rejection answers EXECABORT as Redis does.

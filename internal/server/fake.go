@@ -129,3 +129,6 @@ func (s *Server) ForEachClient(fn func(c *Client)) {
 
 // IsFlaggedMaster reports whether c is the master link (for DenyWrite).
 func (c *Client) IsFlaggedMaster() bool { return c.flags&flagMaster != 0 }
+
+// Current is the client whose command is executing (lock held), or nil.
+func (s *Server) Current() *Client { return s.current }

@@ -58,7 +58,7 @@ func TestSafeModeRules(t *testing.T) {
 	if v.Type != '-' || !strings.HasPrefix(string(v.Str), "NOREPLICAS") {
 		t.Fatalf("unacknowledged write: %q", v.Str)
 	}
-	if d := time.Since(t0); d < time.Second || d > 4*time.Second {
+	if d := time.Since(t0); d < time.Second || d > 8*time.Second {
 		t.Fatalf("ack timeout took %v", d)
 	}
 	v, _ = c.Do("GET", "k") // reads still work
