@@ -14,12 +14,12 @@
 package replication
 
 import (
-	"sync/atomic"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vigil-kv/vigil/internal/commands"
@@ -69,7 +69,7 @@ type State struct {
 	lastPing time.Time
 	// minReplicas caches min-replicas-to-write (read on every write).
 	minReplicas atomic.Int64
-	mu       sync.Mutex // guards nothing under the server lock; for goroutine handoff
+	mu          sync.Mutex // guards nothing under the server lock; for goroutine handoff
 
 	sm *safeState // safe mode (safemode.go)
 }

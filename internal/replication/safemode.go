@@ -34,10 +34,10 @@ import (
 const defaultFenceTimeout = 2000 * time.Millisecond
 
 type sentinelSeen struct {
-	last      time.Time
-	helloAt   time.Time
-	helloMe   bool
-	helloEp   uint64
+	last    time.Time
+	helloAt time.Time
+	helloMe bool
+	helloEp uint64
 }
 
 type safeWaiter struct {
@@ -47,12 +47,12 @@ type safeWaiter struct {
 }
 
 type safeState struct {
-	on        atomic.Bool
-	minAck    int
-	fence     time.Duration
-	waiters   []*safeWaiter
+	on         atomic.Bool
+	minAck     int
+	fence      time.Duration
+	waiters    []*safeWaiter
 	lastGetack int64
-	lastCron  time.Time
+	lastCron   time.Time
 	// resumeAt: start-up or the end of a pause; confirmed once the fence
 	// conditions held on evidence newer than it.
 	resumeAt  time.Time

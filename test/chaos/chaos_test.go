@@ -159,7 +159,7 @@ func (tp *topo) startSentinel(s *sentinel) {
 	s.proc = tp.startProc(testutil.StartOptions{Config: s.conf, Dir: s.dir, Port: s.port, Args: []string{"--sentinel"}})
 }
 
-func (n *node) addr() string    { return "127.0.0.1:" + strconv.Itoa(n.port) }
+func (n *node) addr() string     { return "127.0.0.1:" + strconv.Itoa(n.port) }
 func (s *sentinel) addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
 
 // nodeByAddr maps a proxy or direct address to its node.

@@ -105,7 +105,8 @@ func TestSafeModeRules(t *testing.T) {
 		return v.Int == 1
 	})
 	if v, _ := sc.Do("PING"); v.Type != '+' {
-		iv, _ := do(m2.Addr, "INFO", "replication"); t.Fatalf("sentinel PING after the re-point: %q\n%s\n%s", v.Str, iv.Str, m2.ReadLog())
+		iv, _ := do(m2.Addr, "INFO", "replication")
+		t.Fatalf("sentinel PING after the re-point: %q\n%s\n%s", v.Str, iv.Str, m2.ReadLog())
 	}
 }
 
