@@ -29,3 +29,4 @@ fuzz ./internal/config FuzzLoad
 fuzz ./internal/rdb FuzzLoad
 fuzz ./internal/rdb FuzzRestore
 fuzz ./internal/persist FuzzAOFLoad
+fuzz ./internal/sentinel/core FuzzHelloAndInfo

@@ -766,6 +766,12 @@ func (n *Node) processHello(payload string) {
 	runid := tok[2]
 	cepoch := atou64(tok[3])
 	ma := Addr{tok[5], atoi(tok[6])}
+	// Hellos come from the network: drop ones whose addresses couldn't be
+	// persisted and reloaded (a bogus port would make our own rewritten
+	// config refuse to load at the next start).
+	if !validHelloAddr(sa) || !validHelloAddr(ma) || runid == "" || strings.ContainsAny(runid, " \t\r\n\"'") {
+		return
+	}
 	mcepoch := atou64(tok[7])
 	var si *Instance
 	for _, s := range m.sentinels {
@@ -875,4 +881,8 @@ func (n *Node) resetMasterAndChangeAddr(m *Master, to Addr) {
 		n.initInstance(m.addReplica(a))
 	}
 	n.markDirty()
+}
+
+func validHelloAddr(a Addr) bool {
+	return a.IP != "" && a.Port > 0 && a.Port <= 65535 && !strings.ContainsAny(a.IP, " \t\r\n\"'")
 }
