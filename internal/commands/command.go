@@ -290,3 +290,34 @@ func ReplaceTable(t map[string]*Command) {
 		upperTable[strings.ToUpper(name)] = c
 	}
 }
+
+// lookupRead finds key for reading as a collection of type t: (zero, true)
+// when missing, (zero, false) after replying WRONGTYPE. Every collection
+// family's xxxLookupRead is this with its type.
+func lookupRead[T keyspace.Collection](c *Ctx, key []byte, t keyspace.Type) (T, bool) {
+	var zero T
+	e := c.DB.LookupRead(string(key))
+	if e == nil {
+		return zero, true
+	}
+	if e.Type != t {
+		c.W.Error(ErrWrongType)
+		return zero, false
+	}
+	return e.Coll.(T), true
+}
+
+// lookupWrite is lookupRead for a value about to be modified in place
+// (through DB.LookupWrite, which copies entries a snapshot still reads).
+func lookupWrite[T keyspace.Collection](c *Ctx, key []byte, t keyspace.Type) (*keyspace.Entry, T, bool) {
+	var zero T
+	e := c.DB.LookupWrite(string(key))
+	if e == nil {
+		return nil, zero, true
+	}
+	if e.Type != t {
+		c.W.Error(ErrWrongType)
+		return nil, zero, false
+	}
+	return e, e.Coll.(T), true
+}

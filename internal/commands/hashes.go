@@ -44,28 +44,12 @@ func hashLimits(c *Ctx) (int, int) {
 // hashLookupRead returns the hash at key (nil when missing); on a type
 // mismatch it writes WRONGTYPE and returns ok=false.
 func hashLookupRead(c *Ctx, key []byte) (*keyspace.Hash, bool) {
-	e := c.DB.LookupRead(string(key))
-	if e == nil {
-		return nil, true
-	}
-	if e.Type != keyspace.TypeHash {
-		c.W.Error(ErrWrongType)
-		return nil, false
-	}
-	return e.Coll.(*keyspace.Hash), true
+	return lookupRead[*keyspace.Hash](c, key, keyspace.TypeHash)
 }
 
 // hashLookupWrite is hashLookupRead for a hash about to be modified in place.
 func hashLookupWrite(c *Ctx, key []byte) (*keyspace.Entry, *keyspace.Hash, bool) {
-	e := c.DB.LookupWrite(string(key))
-	if e == nil {
-		return nil, nil, true
-	}
-	if e.Type != keyspace.TypeHash {
-		c.W.Error(ErrWrongType)
-		return nil, nil, false
-	}
-	return e, e.Coll.(*keyspace.Hash), true
+	return lookupWrite[*keyspace.Hash](c, key, keyspace.TypeHash)
 }
 
 // hashCreate adds an empty hash at key.

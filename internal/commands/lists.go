@@ -63,28 +63,12 @@ const (
 
 // listLookup fetches key as a list for reading; ok is false after a WRONGTYPE reply.
 func listLookupRead(c *Ctx, key []byte) (*keyspace.List, bool) {
-	e := c.DB.LookupRead(string(key))
-	if e == nil {
-		return nil, true
-	}
-	if e.Type != keyspace.TypeList {
-		c.W.Error(ErrWrongType)
-		return nil, false
-	}
-	return e.Coll.(*keyspace.List), true
+	return lookupRead[*keyspace.List](c, key, keyspace.TypeList)
 }
 
 // listLookupWrite fetches key as a list about to be modified.
 func listLookupWrite(c *Ctx, key []byte) (*keyspace.Entry, *keyspace.List, bool) {
-	e := c.DB.LookupWrite(string(key))
-	if e == nil {
-		return nil, nil, true
-	}
-	if e.Type != keyspace.TypeList {
-		c.W.Error(ErrWrongType)
-		return nil, nil, false
-	}
-	return e, e.Coll.(*keyspace.List), true
+	return lookupWrite[*keyspace.List](c, key, keyspace.TypeList)
 }
 
 func listCreate(c *Ctx, key []byte) (*keyspace.Entry, *keyspace.List) {

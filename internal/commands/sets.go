@@ -58,28 +58,12 @@ func setMaxIntset(c *Ctx) int {
 // setLookupRead returns the set at key (nil when missing), writing
 // WRONGTYPE and returning ok=false on a type mismatch.
 func setLookupRead(c *Ctx, key []byte) (*keyspace.Set, bool) {
-	e := c.DB.LookupRead(string(key))
-	if e == nil {
-		return nil, true
-	}
-	if e.Type != keyspace.TypeSet {
-		c.W.Error(ErrWrongType)
-		return nil, false
-	}
-	return e.Coll.(*keyspace.Set), true
+	return lookupRead[*keyspace.Set](c, key, keyspace.TypeSet)
 }
 
 // setLookupWrite is setLookupRead for a set about to be modified in place.
 func setLookupWrite(c *Ctx, key []byte) (*keyspace.Entry, *keyspace.Set, bool) {
-	e := c.DB.LookupWrite(string(key))
-	if e == nil {
-		return nil, nil, true
-	}
-	if e.Type != keyspace.TypeSet {
-		c.W.Error(ErrWrongType)
-		return nil, nil, false
-	}
-	return e, e.Coll.(*keyspace.Set), true
+	return lookupWrite[*keyspace.Set](c, key, keyspace.TypeSet)
 }
 
 func saddCommand(c *Ctx) {

@@ -64,29 +64,15 @@ const (
 const zsetNaNErr = "ERR resulting score is not a number (NaN)"
 
 func zsetLookupRead(c *Ctx, key []byte) (*keyspace.ZSet, bool) {
-	e := c.DB.LookupRead(string(key))
-	if e == nil {
-		return nil, true
-	}
-	if e.Type != keyspace.TypeZSet {
-		c.W.Error(ErrWrongType)
-		return nil, false
-	}
-	return e.Coll.(*keyspace.ZSet), true
+	return lookupRead[*keyspace.ZSet](c, key, keyspace.TypeZSet)
 }
 
 func zsetLookupWrite(c *Ctx, key []byte) (*keyspace.Entry, *keyspace.ZSet, bool) {
-	e := c.DB.LookupWrite(string(key))
-	if e == nil {
-		return nil, nil, true
+	e, z, ok := lookupWrite[*keyspace.ZSet](c, key, keyspace.TypeZSet)
+	if e != nil {
+		zsetApplyLimits(c, z)
 	}
-	if e.Type != keyspace.TypeZSet {
-		c.W.Error(ErrWrongType)
-		return nil, nil, false
-	}
-	z := e.Coll.(*keyspace.ZSet)
-	zsetApplyLimits(c, z)
-	return e, z, true
+	return e, z, ok
 }
 
 func zsetApplyLimits(c *Ctx, z *keyspace.ZSet) {

@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/vigil-kv/vigil/internal/commands"
@@ -42,11 +41,7 @@ type State struct {
 	dirtyAtSave      int64
 
 	AOF *AOF
-	mu  sync.Mutex
 }
-
-var states = map[*server.Server]*State{}
-var statesMu sync.Mutex
 
 // Of returns the persistence state of s.
 func Of(s *server.Server) *State {
@@ -256,7 +251,7 @@ func cronHook(s *server.Server) {
 	if !st.lastBgsaveOK && now.Sub(st.lastSaveTry) < 5*time.Second {
 		return
 	}
-	last := time.Unix(lastSave(s), 0)
+	last := time.Unix(s.LastSave(), 0)
 	for _, sp := range savePoints(s) {
 		if dirty >= sp[1] && now.Sub(last) >= time.Duration(sp[0])*time.Second {
 			s.Log.Info(fmt.Sprintf("%d changes in %d seconds. Saving...", sp[1], sp[0]))
@@ -265,8 +260,6 @@ func cronHook(s *server.Server) {
 		}
 	}
 }
-
-func lastSave(s *server.Server) int64 { return s.LastSave() }
 
 func shutdownHook(s *server.Server, save, nosave bool) error {
 	st := Of(s)
@@ -369,7 +362,7 @@ func infoPersistence(s *server.Server, b *strings.Builder) {
 	l("current_save_keys_total", st.saveKeysTotal)
 	l("rdb_changes_since_last_save", s.Dirty())
 	l("rdb_bgsave_in_progress", b2i(st.bgsaveInProgress))
-	l("rdb_last_save_time", lastSaveField(s))
+	l("rdb_last_save_time", s.LastSave())
 	l("rdb_last_bgsave_status", okErr(st.lastBgsaveOK))
 	l("rdb_last_bgsave_time_sec", st.lastBgsaveSecsOr())
 	cur := int64(-1)
@@ -417,8 +410,6 @@ func aofRewrites(a *AOF) int64 {
 	}
 	return a.rewrites
 }
-
-func lastSaveField(s *server.Server) int64 { return s.LastSave() }
 
 func b2i(b bool) int {
 	if b {

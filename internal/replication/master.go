@@ -420,7 +420,6 @@ func (st *State) masterCron() {
 		st.removeReplica(r)
 		r.c.Kill()
 	}
-	st.expireWaiters(now)
 }
 
 // WAIT: block until numreplicas acknowledged the current offset.
@@ -509,5 +508,3 @@ func (st *State) checkWaiters() {
 	}
 	st.waiters = keep
 }
-
-func (st *State) expireWaiters(now time.Time) {}

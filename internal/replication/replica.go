@@ -602,8 +602,6 @@ func (l *masterLink) sendAck(lc *lineConn, off int64) {
 	lc.conn.Write(resp.AppendCommand(nil, "REPLCONF", "ACK", strconv.FormatInt(off, 10)))
 }
 
-func (st *State) replicaCron() {}
-
 func replicaofCommand(ctx *commands.Ctx) {
 	s := server.ServerOf(ctx)
 	st := Of(s)

@@ -18,7 +18,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -69,15 +68,9 @@ type State struct {
 	lastPing time.Time
 	// minReplicas caches min-replicas-to-write (read on every write).
 	minReplicas atomic.Int64
-	mu          sync.Mutex // guards nothing under the server lock; for goroutine handoff
 
 	sm *safeState // safe mode (safemode.go)
 }
-
-var (
-	statesMu sync.Mutex
-	states   = map[*server.Server]*State{}
-)
 
 // Of returns the replication state of s.
 func Of(s *server.Server) *State {
@@ -396,6 +389,5 @@ func cron(s *server.Server) {
 		return
 	}
 	st.masterCron()
-	st.replicaCron()
 	st.updateFailover()
 }

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -462,45 +461,10 @@ func (s *Server) overOutputLimit(c *Client, size int64) bool {
 	return false
 }
 
+// outputLimits is client-output-buffer-limit for class, as typed values
+// from the config (no parsing on the push path).
 func (s *Server) outputLimits(class string) (hard, soft, secs int64) {
-	vals := s.Cfg.Strings("client-output-buffer-limit")
-	// Values come as a flat list "class hard soft secs ...".
-	for i := 0; i+3 < len(vals); i += 4 {
-		cl := vals[i]
-		if cl == "slave" {
-			cl = "replica"
-		}
-		if cl == class {
-			h, _ := parseMemory(vals[i+1])
-			so, _ := parseMemory(vals[i+2])
-			se, _ := strconv.ParseInt(vals[i+3], 10, 64)
-			return h, so, se
-		}
-	}
-	switch class {
-	case "pubsub":
-		return 32 << 20, 8 << 20, 60
-	case "replica":
-		return 256 << 20, 64 << 20, 60
-	}
-	return 0, 0, 0
-}
-
-func parseMemory(v string) (int64, bool) {
-	v = strings.ToLower(v)
-	mul := int64(1)
-	for _, u := range []struct {
-		s string
-		m int64
-	}{{"kb", 1024}, {"mb", 1 << 20}, {"gb", 1 << 30}, {"k", 1000}, {"m", 1000 * 1000}, {"g", 1000 * 1000 * 1000}, {"b", 1}} {
-		if strings.HasSuffix(v, u.s) {
-			mul = u.m
-			v = strings.TrimSuffix(v, u.s)
-			break
-		}
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	return n * mul, err == nil
+	return s.Cfg.ClientOutputBufferLimit(class)
 }
 
 // waitUnblocked parks the goroutine of a blocked client until it is served,

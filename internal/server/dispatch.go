@@ -87,58 +87,58 @@ func (c *Client) execute(args [][]byte) {
 	}
 	c.rejectingExec = cmd != nil && cmd.Name == "exec" && cmd.Parent == nil
 	if cmd == nil {
-		c.rejectCommand(w, c.unknownCommand(args))
+		c.rejectCommand(c.unknownCommand(args))
 		return
 	}
 	if base != nil && len(base.Sub) > 0 && sub == nil && base.Proc == nil {
 		if len(args) < 2 {
-			c.rejectCommand(w, commands.WrongArity(base.Name))
+			c.rejectCommand(commands.WrongArity(base.Name))
 			return
 		}
-		c.rejectCommand(w, "ERR unknown subcommand '"+sanitize(truncate(cString(args[1]), 128))+"'. Try "+strings.ToUpper(base.Name)+" HELP.")
+		c.rejectCommand("ERR unknown subcommand '" + sanitize(truncate(cString(args[1]), 128)) + "'. Try " + strings.ToUpper(base.Name) + " HELP.")
 		return
 	}
 	if (cmd.Arity > 0 && len(args) != cmd.Arity) || len(args) < -cmd.Arity {
-		c.rejectCommand(w, commands.WrongArity(cmd.FullName()))
+		c.rejectCommand(commands.WrongArity(cmd.FullName()))
 		return
 	}
 	if !c.authed && cmd.Flags&commands.NoAuth == 0 {
-		c.rejectCommand(w, "NOAUTH Authentication required.")
+		c.rejectCommand("NOAUTH Authentication required.")
 		return
 	}
 	if cmd.Flags&commands.Loading == 0 && !c.fake && s.loading.Load() {
-		c.rejectCommand(w, "LOADING Redis is loading the dataset in memory")
+		c.rejectCommand("LOADING Redis is loading the dataset in memory")
 		return
 	}
 	if c.flags&flagMulti != 0 && cmd.Flags&commands.NoMulti != 0 {
-		c.rejectCommand(w, "ERR Command not allowed inside a transaction")
+		c.rejectCommand("ERR Command not allowed inside a transaction")
 		return
 	}
 	if c.proto == 2 && len(c.channels)+len(c.patterns) > 0 && !allowedInSubscribe(cmd) {
-		c.rejectCommand(w, "ERR Can't execute '"+cmd.FullName()+"': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
+		c.rejectCommand("ERR Can't execute '" + cmd.FullName() + "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
 		return
 	}
 	if s.SafePingError != "" && c.safePingDenied(cmd) {
-		c.rejectCommand(w, s.SafePingError)
+		c.rejectCommand(s.SafePingError)
 		return
 	}
 	isWrite := cmd.Flags&commands.Write != 0
 	if c.flags&flagMulti == 0 || isExecLike(cmd) {
 		if cmd.Flags&commands.Stale == 0 && DenyStale != nil {
 			if msg := DenyStale(s, c, cmd); msg != "" {
-				c.rejectCommand(w, msg)
+				c.rejectCommand(msg)
 				return
 			}
 		}
 		if isWrite && DenyWrite != nil {
 			if msg := DenyWrite(s, c, cmd); msg != "" {
-				c.rejectCommand(w, msg)
+				c.rejectCommand(msg)
 				return
 			}
 		}
 		if cmd.Flags&commands.DenyOOM != 0 && DenyOOM != nil {
 			if msg := DenyOOM(s, c, cmd); msg != "" {
-				c.rejectCommand(w, msg)
+				c.rejectCommand(msg)
 				return
 			}
 		}
@@ -150,7 +150,7 @@ func (c *Client) execute(args [][]byte) {
 			q[i] = append([]byte(nil), a...)
 		}
 		c.multiQueue = append(c.multiQueue, queuedCmd{cmd: cmd, args: q})
-		c.reply(w, func() { w.Raw(queuedReply) })
+		c.reply(func() { w.Raw(queuedReply) })
 		return
 	}
 	c.call(cmd, args)
@@ -183,7 +183,7 @@ func allowedInSubscribe(cmd *commands.Command) bool {
 
 // rejectCommand replies with an error for a command that didn't run, and
 // flags a surrounding MULTI so EXEC answers EXECABORT.
-func (c *Client) rejectCommand(w interface{ Error(string) }, msg string) {
+func (c *Client) rejectCommand(msg string) {
 	if c.flags&flagMulti != 0 {
 		c.flags |= flagDirtyExec
 	}
@@ -207,7 +207,7 @@ const (
 	replySkip
 )
 
-func (c *Client) reply(w interface{}, fn func()) {
+func (c *Client) reply(fn func()) {
 	if c.replyMode == replyOn && !c.skipNext {
 		fn()
 	}
@@ -236,7 +236,6 @@ func (c *Client) call(cmd *commands.Command, args [][]byte) {
 	start := len(c.w.Buf)
 	replyOffBefore := c.replyMode == replyOff
 	replyOff := c.replyMode != replyOn || c.skipNext
-	dirtyBefore := s.stats.dirty
 	prevCurrent := s.current
 	s.current = c
 	t0 := time.Now()
@@ -306,7 +305,6 @@ func (c *Client) call(cmd *commands.Command, args [][]byte) {
 			}
 		}
 	}
-	_ = dirtyBefore
 	if len(s.monitors) > 0 && cmd.Flags&commands.SkipMonitor == 0 && cmd.Flags&commands.Admin == 0 {
 		s.feedMonitors(c, args)
 	}

@@ -44,7 +44,7 @@ type evictionState struct {
 
 func init() {
 	DenyOOM = func(s *Server, c *Client, cmd *commands.Command) string {
-		if s.Cfg.Int("maxmemory") <= 0 {
+		if s.maxMemory <= 0 {
 			return ""
 		}
 		if !s.performEvictions() {
@@ -54,7 +54,7 @@ func init() {
 	}
 	UsedMemory = func(s *Server) int64 { return s.usedMemory() }
 	CronHooks = append(CronHooks, func(s *Server) {
-		if s.Cfg.Int("maxmemory") > 0 {
+		if s.maxMemory > 0 {
 			s.performEvictions()
 		}
 	})
@@ -91,7 +91,7 @@ func (s *Server) usedMemory() int64 {
 }
 
 func (s *Server) applyMemoryLimit() {
-	max := s.Cfg.Int("maxmemory")
+	max := s.maxMemory
 	if max == s.evict.limitSet {
 		return
 	}
@@ -118,7 +118,7 @@ func (s *Server) syncEvictionMode() {
 // performEvictions frees memory until under maxmemory (lock held). It
 // returns false when it can't (noeviction, or nothing evictable).
 func (s *Server) performEvictions() bool {
-	max := s.Cfg.Int("maxmemory")
+	max := s.maxMemory
 	if max <= 0 {
 		return true
 	}

@@ -52,9 +52,7 @@ func (c *Client) Exec(args [][]byte) []byte {
 	c.inExec = true
 	c.execute(args)
 	c.inExec = false
-	if c.flags&flagMulti != 0 && len(args) > 0 && commands.EqualFold(args[0], "exec") {
-		c.flags &^= flagMulti
-	}
+	// The reply aliases the client's buffer: valid until the next Exec.
 	out := c.w.Buf
 	c.w.Buf = c.w.Buf[:0]
 	return out

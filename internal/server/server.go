@@ -80,6 +80,7 @@ type Server struct {
 	slowlogSlower    int64
 	slowlogMax       int64
 	latencyThreshold int64
+	maxMemory        int64 // cached maxmemory, read before every denyoom command
 	pauseUntil       time.Time
 	pauseWrites      bool
 
@@ -203,6 +204,7 @@ func (s *Server) reloadCachedConfig() {
 	s.slowlogSlower = s.Cfg.Int("slowlog-log-slower-than")
 	s.slowlogMax = s.Cfg.Int("slowlog-max-len")
 	s.latencyThreshold = s.Cfg.Int("latency-monitor-threshold")
+	s.maxMemory = s.Cfg.Int("maxmemory")
 	s.connSettings.Store(&connSettings{protected: s.protected, requirePass: s.requirePass, maxClients: s.maxClients})
 }
 
@@ -230,6 +232,7 @@ func (s *Server) installConfigHooks() {
 		})
 	}
 	s.Cfg.OnChange("maxmemory", func(old, new string) error {
+		s.maxMemory = s.Cfg.Int("maxmemory")
 		s.applyMemoryLimit()
 		s.performEvictions()
 		return nil
