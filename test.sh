@@ -22,18 +22,19 @@ go test -count=1 -timeout 20m ./test/e2e/
 go test -count=1 -timeout 15m -short ./test/chaos/
 
 FUZZTIME="${FUZZTIME:-5s}"
-# A real finding is written to the package's testdata/fuzz and fails the
-# run. The Go fuzzer's worker processes occasionally report "hung or
-# terminated unexpectedly" on an overloaded 2-core machine; that (and only
-# that, with no new crasher file) is retried once.
+# A real finding is written to the package's testdata/fuzz ("Failing input
+# written to ...") and fails the run. Without such a file the failure is the
+# fuzzing engine itself (worker "hung or terminated unexpectedly", or
+# "context deadline exceeded" when -fuzztime ends mid-input on a loaded
+# 2-core machine): that is retried once.
 fuzz() {
 	local out; out=$(mktemp)
 	if go test -run '^$' -fuzz "^$2\$" -fuzztime "$FUZZTIME" "$1" >"$out" 2>&1; then
 		echo "fuzz $1 $2: ok ($FUZZTIME)"; rm -f "$out"; return 0
 	fi
 	cat "$out"
-	if grep -q "hung or terminated unexpectedly" "$out" && ! grep -q "Failing input written to" "$out"; then
-		echo "fuzz $1 $2: fuzzer worker hung; retrying once"
+	if ! grep -q "Failing input written to" "$out"; then
+		echo "fuzz $1 $2: fuzzing engine failure without a crasher; retrying once"
 		go test -run '^$' -fuzz "^$2\$" -fuzztime "$FUZZTIME" "$1" && { echo "fuzz $1 $2: ok on retry"; rm -f "$out"; return 0; }
 	fi
 	rm -f "$out"; return 1
