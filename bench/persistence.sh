@@ -2,7 +2,8 @@
 # Persistence benchmark: vigil vs Debian's redis-server, one after the other.
 #
 # Per server (pinned to SERVER_CPU; redis-benchmark to CLIENT_CPU):
-#   1. DEBUG POPULATE $KEYS keys (key:N, 16-byte values).
+#   1. DEBUG POPULATE $KEYS keys (key:N, 16-byte values), or with
+#      DATASET=hashes, $HASHES hashes of $FIELDS fields each.
 #   2. Baseline: redis-benchmark SET/GET over a random key space -> p99.
 #   3. The same load (SAVE_REQUESTS requests, sized to last about as long
 #      as one save) with one BGSAVE started 0.3 s in -> p99 while saving,
@@ -10,19 +11,25 @@
 #      (sampled every 20 ms from /proc: vigil's VmRSS growth; for redis the
 #      parent's VmRSS growth + the fork child's private memory from
 #      smaps_rollup, i.e. the copy-on-write cost).
-#   4. Foreground SAVE time.
-#   5. Restart on the saved dump.rdb: time until PING answers PONG (load).
+#   4. Foreground SAVE time (median of REPEAT SAVEs).
+#   5. Restart on the saved dump.rdb: time until PING answers PONG (load),
+#      median of REPEAT restarts.
 #
 # Environment: KEYS (default 1000000), REQUESTS per baseline run (default
 # 200000), SAVE_REQUESTS for the run with a save (default 60000), CLIENTS
-# (50), VIGIL_BIN (default: go build ./cmd/vigil), SERVER_CPU / CLIENT_CPU
-# (0 / 1). Each benchmark run is capped at 60 s. Runs in about 1-2 minutes.
+# (50), REPEAT (3), VIGIL_BIN (default: go build ./cmd/vigil), SERVER_CPU /
+# CLIENT_CPU (0 / 1). Each benchmark run is capped at 60 s. Runs in about
+# 1-2 minutes.
 set -euo pipefail
 
 KEYS=${KEYS:-1000000}
+DATASET=${DATASET:-strings} # strings (DEBUG POPULATE KEYS) or hashes
+HASHES=${HASHES:-100000}
+FIELDS=${FIELDS:-100}
 REQUESTS=${REQUESTS:-200000}
 SAVE_REQUESTS=${SAVE_REQUESTS:-60000}
 CLIENTS=${CLIENTS:-50}
+REPEAT=${REPEAT:-3}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 
@@ -84,7 +91,17 @@ run() {
 	local name=$1 port; port=$(free_port)
 	start "$name" "$port"
 	wait_pong "$port" >/dev/null
-	redis-cli -p "$port" DEBUG POPULATE "$KEYS" >/dev/null
+	if [ "$DATASET" = hashes ]; then
+		# HASHES hashes h:N of FIELDS fields (f1..fN, 8-byte values), built
+		# by a script in chunks of 10k keys.
+		local i=1
+		while [ "$i" -le "$HASHES" ]; do
+			redis-cli -p "$port" EVAL "local n=0 for i=tonumber(ARGV[1]),tonumber(ARGV[2]) do local a={} for f=1,tonumber(ARGV[3]) do a[#a+1]='f'..f a[#a+1]='v'..string.format('%07d',f) end redis.call('HSET','h:'..i,unpack(a)) n=n+1 end return n" 0 "$i" "$((i + 9999 < HASHES ? i + 9999 : HASHES))" "$FIELDS" >/dev/null
+			i=$((i + 10000))
+		done
+	else
+		redis-cli -p "$port" DEBUG POPULATE "$KEYS" >/dev/null
+	fi
 	# Warm-up + baseline (also creates the benchmark's own keys, so the
 	# loaded run overwrites existing keys: the copy-on-write case).
 	R[$name.base]=$(bench_p99 "$port" "$REQUESTS")
@@ -128,19 +145,30 @@ run() {
 	R[$name.base_mb]=$(( base_rss / 1024 ))
 	R[$name.keys]=$(redis-cli -p "$port" DBSIZE)
 
-	local t0; t0=$(now_ms)
-	redis-cli -p "$port" SAVE >/dev/null
-	R[$name.save_ms]=$(( $(now_ms) - t0 ))
+	local t0 times=()
+	for _ in $(seq "$REPEAT"); do
+		t0=$(now_ms)
+		redis-cli -p "$port" SAVE >/dev/null
+		times+=($(( $(now_ms) - t0 )))
+	done
+	R[$name.save_ms]=$(median "${times[@]}")
+	R[$name.save_all]=${times[*]}
 	R[$name.rdb_mb]=$(( $(stat -c %s "$work/$name/dump.rdb") / 1048576 ))
 	redis-cli -p "$port" SHUTDOWN NOSAVE >/dev/null 2>&1 || true
 	wait "$server_pid" 2>/dev/null || true
 
-	start "$name" "$port"
-	R[$name.load_ms]=$(wait_pong "$port")
-	[[ $(redis-cli -p "$port" DBSIZE) == "${R[$name.keys]}" ]] || echo "persistence.sh: $name loaded $(redis-cli -p "$port" DBSIZE) keys, want ${R[$name.keys]}" >&2
-	redis-cli -p "$port" SHUTDOWN NOSAVE >/dev/null 2>&1 || true
-	wait "$server_pid" 2>/dev/null || true
+	times=()
+	for _ in $(seq "$REPEAT"); do
+		start "$name" "$port"
+		times+=($(wait_pong "$port"))
+		[[ $(redis-cli -p "$port" DBSIZE) == "${R[$name.keys]}" ]] || echo "persistence.sh: $name loaded $(redis-cli -p "$port" DBSIZE) keys, want ${R[$name.keys]}" >&2
+		redis-cli -p "$port" SHUTDOWN NOSAVE >/dev/null 2>&1 || true
+		wait "$server_pid" 2>/dev/null || true
+	done
+	R[$name.load_ms]=$(median "${times[@]}")
+	R[$name.load_all]=${times[*]}
 }
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 
 echo "populating $KEYS keys, $REQUESTS requests per benchmark run, $CLIENTS clients" >&2
 run redis
@@ -166,3 +194,4 @@ cat <<EOF
 | dump.rdb size (MB) | ${R[redis.rdb_mb]} | ${R[vigil.rdb_mb]} | |
 | startup load until PONG (ms) | ${R[redis.load_ms]} | ${R[vigil.load_ms]} | $(ratio "${R[redis.load_ms]}" "${R[vigil.load_ms]}") |
 EOF
+echo "SAVE runs (ms): redis ${R[redis.save_all]}; vigil ${R[vigil.save_all]}. Load runs (ms): redis ${R[redis.load_all]}; vigil ${R[vigil.load_all]}." >&2

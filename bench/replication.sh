@@ -3,8 +3,9 @@
 #
 # For each server kind: a master filled with DEBUG POPULATE (KEYS keys,
 # default 2M), serving redis-benchmark (SET/GET, random keys) in a loop of
-# short runs; a replica of the same kind is started and the time until its
-# master_link_status is up is the sync time. Reported: sync time, and the
+# short runs; REPLICAS replicas of the same kind are started and pointed at
+# it together, and the time until every master_link_status is up is the
+# sync time. Reported: sync time, and the
 # master's p99 (ms) from redis-benchmark before the sync (baseline) and
 # during it (median and max over the runs that overlapped the sync).
 #
@@ -14,6 +15,10 @@
 #   CLIENTS    benchmark connections (default 20)
 #   CHUNK      requests per benchmark run (default 20000)
 #   DISKLESS   repl-diskless-sync on the master (default yes)
+#   DELAY      repl-diskless-sync-delay on the master (default 0)
+#   REPLICAS   replicas started together (default 1); the sync time is until
+#              all are up, and the master's log tells how many snapshots
+#              it took ("snapshots" column)
 #   KINDS      "redis vigil" (default)
 #   VIGIL_BIN  vigil binary (default: go build ./cmd/vigil)
 set -euo pipefail
@@ -23,6 +28,8 @@ VALUE=${VALUE:-16}
 CLIENTS=${CLIENTS:-20}
 CHUNK=${CHUNK:-20000}
 DISKLESS=${DISKLESS:-yes}
+DELAY=${DELAY:-0}
+REPLICAS=${REPLICAS:-1}
 KINDS=${KINDS:-redis vigil}
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -52,7 +59,7 @@ start() { # kind port dir extra...
 	[ "$kind" = vigil ] && bin=("$VIGIL_BIN" server)
 	"${bin[@]}" --port "$port" --bind 127.0.0.1 --dir "$dir" --daemonize no --logfile "$dir/log" \
 		--save "" --appendonly no --enable-debug-command yes --repl-diskless-sync "$DISKLESS" \
-		--repl-diskless-sync-delay 0 "$@" >/dev/null 2>&1 &
+		--repl-diskless-sync-delay "$DELAY" "$@" >/dev/null 2>&1 &
 	pids+=($!)
 	for _ in $(seq 1 200); do
 		redis-cli -p "$port" ping >/dev/null 2>&1 && return 0
@@ -81,23 +88,33 @@ bench_loop() { # port file: benchmark chunks back to back, "start end p99" per l
 
 results=()
 for kind in $KINDS; do
-	mp=$(freeport); rp=$(freeport)
+	mp=$(freeport)
 	start "$kind" "$mp" "$work/$kind-m"
 	t0=$(date +%s.%N)
 	redis-cli -p "$mp" debug populate "$KEYS" key "$VALUE" >/dev/null
 	fill=$(python3 -c "import time; print(f'{time.time()-$t0:.1f}')")
 	base=$(p99 "$mp")
-	start "$kind" "$rp" "$work/$kind-r"
+	rps=()
+	for i in $(seq 1 "$REPLICAS"); do
+		rp=$(freeport)
+		start "$kind" "$rp" "$work/$kind-r$i"
+		rps+=("$rp")
+	done
 	log=$work/$kind-chunks
 	: >"$log"
 	bench_loop "$mp" "$log" 2>/dev/null &
 	bl=$!
 	ts=$(date +%s.%N)
-	redis-cli -p "$rp" replicaof 127.0.0.1 "$mp" >/dev/null
-	until [ "$(redis-cli -p "$rp" info replication | tr -d '\r' | sed -n 's/^master_link_status://p')" = up ]; do
-		sleep 0.02
+	for rp in "${rps[@]}"; do
+		redis-cli -p "$rp" replicaof 127.0.0.1 "$mp" >/dev/null
+	done
+	for rp in "${rps[@]}"; do
+		until [ "$(redis-cli -p "$rp" info replication | tr -d '\r' | sed -n 's/^master_link_status://p')" = up ]; do
+			sleep 0.02
+		done
 	done
 	te=$(date +%s.%N)
+	snaps=$(grep -c "Starting BGSAVE for SYNC" "$work/$kind-m/log" || true)
 	# Let the chunk running at link-up finish, then stop the loop.
 	n=$(wc -l <"$log")
 	until [ "$(wc -l <"$log")" -gt "$n" ]; do sleep 0.05; done
@@ -114,23 +131,26 @@ for line in open(sys.argv[1]):
 print(f"{te-ts:.2f} {statistics.median(v):.2f} {max(v):.2f} {len(v)}" if v else f"{te-ts:.2f} - - 0")
 PY
 )
-	# Consistency: same key count once the replica caught up.
-	for _ in $(seq 1 100); do
-		[ "$(redis-cli -p "$rp" dbsize)" = "$(redis-cli -p "$mp" dbsize)" ] && break
-		sleep 0.1
+	# Consistency: same key count once the replicas caught up.
+	same=yes
+	for rp in "${rps[@]}"; do
+		for _ in $(seq 1 100); do
+			[ "$(redis-cli -p "$rp" dbsize)" = "$(redis-cli -p "$mp" dbsize)" ] && break
+			sleep 0.1
+		done
+		[ "$(redis-cli -p "$rp" dbsize)" = "$(redis-cli -p "$mp" dbsize)" ] || same=no
 	done
-	same=no
-	[ "$(redis-cli -p "$rp" dbsize)" = "$(redis-cli -p "$mp" dbsize)" ] && same=yes
-	results+=("$kind $KEYS $fill $stats $base $same")
-	kill "${pids[-1]}" "${pids[-2]}" 2>/dev/null || true
-	wait "${pids[-1]}" "${pids[-2]}" 2>/dev/null || true
-	unset 'pids[-1]'
-	unset 'pids[-1]'
+	results+=("$kind $KEYS $fill $stats $base $same $snaps")
+	for _ in $(seq 0 "$REPLICAS"); do
+		kill "${pids[-1]}" 2>/dev/null || true
+		wait "${pids[-1]}" 2>/dev/null || true
+		unset 'pids[-1]'
+	done
 done
 
-echo "| server | keys | populate s | sync s (REPLICAOF → link up) | p99 ms during sync (median) | p99 ms during sync (max) | benchmark runs during sync | p99 ms before | dbsize equal |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|---|"
+echo "| server | keys | populate s | sync s (REPLICAOF → link up) | p99 ms during sync (median) | p99 ms during sync (max) | benchmark runs during sync | p99 ms before | dbsize equal | snapshots |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|"
 for r in "${results[@]}"; do
 	set -- $r
-	echo "| $1 | $2 | $3 | $4 | $5 | $6 | $7 | $8 | $9 |"
+	echo "| $1 | $2 | $3 | $4 | $5 | $6 | $7 | $8 | $9 | ${10} |"
 done

@@ -131,6 +131,35 @@ func zsetStrtod(b []byte) (float64, bool) {
 	return f, true
 }
 
+// parseSmallInt is zsetParseScore's fast path for the common case, an
+// optionally signed decimal integer of at most 15 digits (exact as a
+// float64, so the same value strtod gives, -0 included).
+func parseSmallInt(b []byte) (float64, bool) {
+	neg := false
+	switch b[0] {
+	case '-':
+		neg = true
+		b = b[1:]
+	case '+':
+		b = b[1:]
+	}
+	if len(b) == 0 || len(b) > 15 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	f := float64(n)
+	if neg {
+		f = -f
+	}
+	return f, true
+}
+
 // zsetParseScore parses a score, weight or increment like Redis's
 // getDoubleFromObject: strtod over the whole string, no leading space, no
 // NaN, and overflow or underflow (ERANGE) rejected.
@@ -138,16 +167,18 @@ func zsetParseScore(b []byte) (float64, bool) {
 	if len(b) == 0 || isSpace(b[0]) {
 		return 0, false
 	}
+	if f, ok := parseSmallInt(b); ok {
+		return f, true
+	}
 	f, ok := zsetStrtod(b)
 	if !ok || math.IsNaN(f) {
 		return 0, false
 	}
-	s := strings.ToLower(string(b))
-	if math.IsInf(f, 0) && !strings.Contains(s, "inf") {
+	if math.IsInf(f, 0) && !strings.Contains(strings.ToLower(string(b)), "inf") {
 		return 0, false
 	}
 	if f == 0 {
-		m := strings.TrimLeft(s, "+-")
+		m := strings.TrimLeft(strings.ToLower(string(b)), "+-")
 		hex := strings.HasPrefix(m, "0x")
 		if hex {
 			m = m[2:]
@@ -265,7 +296,13 @@ done:
 		c.W.Error("ERR INCR option supports a single increment-element pair")
 		return
 	}
-	scores := make([]float64, elements)
+	var scoreBuf [4]float64
+	var scores []float64
+	if elements <= len(scoreBuf) {
+		scores = scoreBuf[:elements]
+	} else {
+		scores = make([]float64, elements)
+	}
 	for j := range scores {
 		f, ok := zsetParseScore(c.Args[idx+j*2])
 		if !ok {
@@ -291,8 +328,9 @@ done:
 	for j := 0; j < elements; j++ {
 		score = scores[j]
 		member := c.Args[idx+1+j*2]
-		cur, exists := z.Score(member)
+		ref, exists := z.Find(member)
 		if exists {
+			cur := ref.Score()
 			if nx {
 				continue
 			}
@@ -307,7 +345,7 @@ done:
 				continue
 			}
 			if score != cur {
-				z.Add(member, score)
+				z.SetScore(ref, score)
 				updated++
 			}
 			processed++

@@ -337,6 +337,7 @@ func serverTable() []*Directive {
 		dBool("vigil-safe-mode", "no", mut),
 		dInt("vigil-min-ack-replicas", "0", 0, i32, mut),
 		dInt("vigil-fence-timeout", "0", 0, i64, mut),
+		dInt("vigil-confirm-timeout", "0", 0, i64, mut),
 	}
 	for _, d := range t {
 		switch d.Name {

@@ -9,6 +9,7 @@ package keyspace
 
 import (
 	"math/rand/v2"
+	"sync"
 )
 
 // Type is a value's Redis type.
@@ -68,6 +69,10 @@ type Entry struct {
 	// (16-bit minutes | 8-bit counter); the top byte holds entry flags.
 	LRU  uint32
 	Type Type
+	// gen is the snapshot generation that last captured this entry, or
+	// the one current when it was created (see snapshot.go). It fits in
+	// the struct's padding.
+	gen uint8
 	// tag is the top 16 bits of the key's hash, so a lookup skips chain
 	// entries without touching their key bytes (a cache miss each).
 	tag uint16
@@ -140,11 +145,15 @@ type Keyspace struct {
 	KeyspaceMiss int64
 	// Evict configures access stamps for LRU/LFU eviction.
 	Evict EvictionMode
-	// Active snapshots (see snapshot.go).
-	snapshots int
-	// Entries frozen by snapshots released while another was still active:
-	// their flags are cleared when the last one ends.
-	pendingThaw [][]SnapEntry
+	// Locker is the lock that serialises access to the keyspace (the
+	// server's); snapshot captures take it for one chunk at a time.
+	Locker sync.Locker
+	// Snapshots (see snapshot.go): the current generation, the snapshot
+	// whose capture walk is in progress, and the active (unreleased) ones in
+	// generation order.
+	gen     uint8
+	capture *Snapshot
+	active  []*Snapshot
 }
 
 // New creates n databases.
@@ -215,7 +224,10 @@ func (db *DB) LookupRead(key string) *Entry {
 func (db *DB) LookupWrite(key string) *Entry {
 	e := db.lookup(key)
 	if e != nil {
-		if db.ks.snapshots > 0 && db.ks.frozen(e) {
+		if db.ks.capture != nil {
+			db.captureBefore(e)
+		}
+		if db.ks.active != nil && db.ks.frozen(e) {
 			e = db.thaw(e)
 		}
 		db.ks.stampAccess(e)
@@ -235,6 +247,9 @@ func (db *DB) Set(e *Entry, keepTTL bool) *Entry {
 	db.ks.stampNew(e)
 	old := db.dict.Get(e.key)
 	if old != nil {
+		if db.ks.capture != nil {
+			db.captureBefore(old)
+		}
 		db.dict.Replace(old, e)
 		if old.expire != 0 {
 			at := old.expire
@@ -269,6 +284,11 @@ func (db *DB) Delete(key string) bool {
 }
 
 func (db *DB) remove(key string) *Entry {
+	if db.ks.capture != nil {
+		if e := db.dict.Get(key); e != nil {
+			db.captureBefore(e)
+		}
+	}
 	e := db.dict.Delete(key)
 	if e == nil {
 		return nil
@@ -296,6 +316,9 @@ func (db *DB) dropTTL(e *Entry) {
 
 // SetExpire sets the absolute expiry (unix ms) of a live entry; 0 removes it.
 func (db *DB) SetExpire(e *Entry, at int64) {
+	if s := db.ks.capture; s != nil && e.gen != s.gen && db.dict.Get(e.key) == e {
+		s.take(db.ID, e)
+	}
 	if at == 0 {
 		db.dropTTL(e)
 		return
@@ -358,6 +381,7 @@ func (db *DB) Touch(e *Entry) {}
 
 // Flush removes every key.
 func (db *DB) Flush() {
+	db.ks.finishCapture()
 	db.dict = NewDict()
 	db.expires = nil
 	db.nTTL = 0
@@ -484,6 +508,7 @@ func (db *DB) MoveTo(e *Entry, dst *DB) *Entry {
 
 // Swap exchanges the contents of two databases (SWAPDB).
 func (ks *Keyspace) Swap(a, b int) {
+	ks.finishCapture()
 	da, dbb := ks.DBs[a], ks.DBs[b]
 	da.dict, dbb.dict = dbb.dict, da.dict
 	da.expires, dbb.expires = dbb.expires, da.expires

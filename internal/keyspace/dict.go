@@ -20,6 +20,10 @@ type Dict struct {
 	seed      maphash.Seed
 	t         [2]table
 	rehashIdx int // -1 when not rehashing; otherwise next bucket of t[0] to move
+	// paused > 0 stops entries from moving between buckets (no rehash
+	// steps, no shrinking) while a snapshot capture walks the buckets in
+	// order; a resize may still start, new entries then go to t[1].
+	paused int
 }
 
 type table struct {
@@ -45,7 +49,7 @@ func (d *Dict) rehashing() bool { return d.rehashIdx >= 0 }
 // rehashStep moves up to n buckets from the old table to the new one, visiting
 // at most 10*n empty buckets, so one call is bounded like Redis's dictRehash.
 func (d *Dict) rehashStep(n int) {
-	if !d.rehashing() {
+	if !d.rehashing() || d.paused > 0 {
 		return
 	}
 	empty := n * 10
@@ -109,7 +113,7 @@ func (d *Dict) expandIfNeeded() {
 // ShrinkIfNeeded halves the table when it is less than 1/8 full, as Redis's
 // cron does (htNeedsResize), so memory is returned after mass deletion.
 func (d *Dict) ShrinkIfNeeded() {
-	if d.rehashing() || d.t[0].buckets == nil {
+	if d.rehashing() || d.t[0].buckets == nil || d.paused > 0 {
 		return
 	}
 	size := len(d.t[0].buckets)
@@ -328,7 +332,7 @@ func (d *Dict) RehashFor(budget time.Duration) {
 		return
 	}
 	start := time.Now()
-	for d.rehashing() && time.Since(start) < budget {
+	for d.rehashing() && d.paused == 0 && time.Since(start) < budget {
 		d.rehashStep(100)
 	}
 }

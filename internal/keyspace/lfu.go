@@ -18,6 +18,7 @@ type EvictionMode struct {
 }
 
 func (ks *Keyspace) stampNew(e *Entry) {
+	e.gen = ks.gen // born after any capture in progress: not part of it
 	if ks.Evict.LFU {
 		e.setClock((ks.minutes() << 8) | LFUInit)
 		return

@@ -1,27 +1,52 @@
 package keyspace
 
-// Point-in-time snapshots without fork().
+import (
+	"sync"
+	"time"
+)
+
+// Point-in-time snapshots without fork() and without stopping the world.
 //
 // Redis forks and lets the kernel copy pages on write. Go can't fork safely,
-// so vigil copies on write per entry instead:
+// so vigil copies on write per entry, and captures the list of entries
+// incrementally:
 //
-//   - BeginSnapshot (under the keyspace lock) captures, per database, the
-//     list of live entries with their expiry, and marks each captured entry
-//     frozen (a flag bit in Entry.LRU). That walk is the only stop-the-world
-//     part: a few ms per million keys, and no value is copied.
-//   - From then on a frozen entry is never modified in place: a command that
-//     wants to change one gets it through DB.LookupWrite, which first
-//     replaces it in the table with a deep copy and hands out the copy.
-//     Set/Delete replace or unlink the pointer and never touch the old
-//     object's value. So the saver can read the captured entries without the
-//     lock while clients keep writing, and only entries written during the
-//     save are duplicated (extra memory = what changed, not the dataset).
-//   - Release ends the copy-on-write window once the saver has read
-//     everything, clearing the flags (after the last concurrent snapshot).
+//   - BeginSnapshot (lock held) is O(1): it opens a new snapshot generation
+//     G (Keyspace.gen) and records the time. Nothing is walked yet.
+//   - The capture walks the tables in chunks of at most 250 µs, each under
+//     the lock and followed by a pause as long (Snapshot.Lists, driven by the
+//     saver's goroutine): every
+//     entry whose gen is not G is appended to the snapshot with its expiry,
+//     then stamped gen = G and flagged frozen. Entries created after the
+//     snapshot began are born with gen = G and unfrozen, so the walk skips
+//     them. The walk visits buckets in memory order with the table's
+//     rehashing paused (entries don't move between buckets meanwhile; a
+//     resize may start, and new entries then go to the new table), and the
+//     gen stamp removes duplicates.
+//   - Until the walk is over, any write first captures the entry it is about
+//     to change or unlink, if the walk has not yet reached it (capture hook
+//     in LookupWrite, Set, remove, SetExpire): the snapshot gets the
+//     entry as it was when the snapshot began, never a later state. FLUSHDB,
+//     SWAPDB and a full-sync swap finish the walk first.
+//   - A frozen entry is never modified in place while its snapshot is
+//     active: DB.LookupWrite replaces it in the table with a deep copy and
+//     hands out the copy. Set/Delete replace or unlink the pointer and never
+//     touch the old object's value. The saver reads the captured entries
+//     without the lock while clients keep writing, and only entries written
+//     during the save are duplicated (extra memory = what changed).
+//   - Release is O(1): an entry is frozen only if its flag is set and its
+//     gen belongs to a snapshot still active, so ending a snapshot thaws
+//     everything it froze at once.
+//
+// Only one walk runs at a time: a snapshot that begins while another is
+// still walking finishes the older walk first (under the lock). After a walk
+// completes every live entry carries gen = G (walked, hooked, or born
+// after), so "gen != G" identifies exactly the entries the next walk must
+// capture, whatever earlier generation numbers wrapped to.
 //
 // The saver reads only Key, Type, Str and Coll of captured entries (and the
 // expiry captured with them), never fields the live table may still update
-// (next, LRU, expire).
+// (next, LRU, expire, gen).
 
 // SnapEntry is one captured key.
 type SnapEntry struct {
@@ -31,30 +56,205 @@ type SnapEntry struct {
 
 // Snapshot is a consistent, immutable view of the keyspace.
 type Snapshot struct {
-	ks   *Keyspace
-	DBs  [][]SnapEntry // per database id
-	done bool
+	ks  *Keyspace
+	gen uint8
+	now int64 // keys expired at this time are left out
+	dbs [][]SnapEntry
+	// walk position: database, table (0/1) and bucket; walkPaused: the
+	// database's rehashing is paused by this walk
+	walkDB     int
+	walkTable  int
+	walkBucket int
+	walkPaused bool
+	walking    bool
+	estimate   int
+	done       bool
+	// foreground: made by SnapshotNow for a caller that holds the lock
+	// while reading it (Lists must not take the lock).
+	foreground bool
 }
 
-// BeginSnapshot captures the keyspace (lock held). Keys already expired are
-// left out.
+// captureChunk bounds one lock hold of the walk; between chunks the walker
+// sleeps about as long as the chunk took, so clients get at least half of
+// the time while a large keyspace is captured.
+const (
+	captureChunkEntries = 16384
+	captureChunkTime    = 250 * time.Microsecond
+)
+
+// BeginSnapshot starts a snapshot (lock held). It costs O(1); the entries
+// are captured by Lists (or CaptureLocked). Keys already expired when it
+// begins are left out.
 func (ks *Keyspace) BeginSnapshot() *Snapshot {
-	now := ks.Now()
-	s := &Snapshot{ks: ks, DBs: make([][]SnapEntry, len(ks.DBs))}
-	for i, db := range ks.DBs {
-		list := make([]SnapEntry, 0, db.dict.Len())
-		db.dict.ForEach(func(e *Entry) bool {
-			if e.expire != 0 && e.expire <= now {
-				return true
-			}
-			e.LRU |= flagFrozen
-			list = append(list, SnapEntry{E: e, Expire: e.expire})
-			return true
-		})
-		s.DBs[i] = list
+	if ks.capture != nil {
+		ks.capture.walkAll()
 	}
-	ks.snapshots++
+	ks.gen++
+	if ks.gen == 0 { // 0 is the stamp of entries made outside stampNew
+		ks.gen = 1
+	}
+	s := &Snapshot{ks: ks, gen: ks.gen, now: ks.Now(), dbs: make([][]SnapEntry, len(ks.DBs)), walking: true}
+	for _, db := range ks.DBs {
+		s.estimate += db.dict.Len()
+	}
+	ks.capture = s
+	ks.active = append(ks.active, s)
 	return s
+}
+
+// SnapshotNow begins a snapshot and captures it completely (lock held): for
+// foreground saves, which hold the lock anyway.
+func (ks *Keyspace) SnapshotNow() *Snapshot {
+	s := ks.BeginSnapshot()
+	s.walkAll()
+	s.foreground = true
+	return s
+}
+
+// Lists returns the captured entries per database id, finishing the capture
+// first: called without the lock, it takes the keyspace's Locker for one
+// short chunk at a time. (Without a Locker it assumes single-threaded use.)
+func (s *Snapshot) Lists() [][]SnapEntry {
+	if s.foreground {
+		return s.dbs
+	}
+	ks := s.ks
+	lk := ks.Locker
+	if lk == nil {
+		lk = noLock{}
+	}
+	lk.Lock()
+	walking := s.walking
+	lk.Unlock()
+	if !walking {
+		return s.dbs
+	}
+	// Size the lists outside the lock; entries captured by hooks meanwhile
+	// are copied over below.
+	pre := make([][]SnapEntry, len(s.dbs))
+	lk.Lock()
+	sizes := make([]int, len(ks.DBs))
+	for i, db := range ks.DBs {
+		sizes[i] = db.dict.Len()
+	}
+	lk.Unlock()
+	for i := range pre {
+		if sizes[i] > 0 {
+			pre[i] = make([]SnapEntry, 0, sizes[i]+sizes[i]/16+16)
+		}
+	}
+	lk.Lock()
+	for i := range pre {
+		if s.walking && pre[i] != nil && len(s.dbs[i]) <= cap(pre[i]) {
+			s.dbs[i] = append(pre[i], s.dbs[i]...)
+		}
+	}
+	for s.walking {
+		t0 := time.Now()
+		s.walkStep(captureChunkEntries, captureChunkTime)
+		if s.walking {
+			took := time.Since(t0)
+			lk.Unlock()
+			time.Sleep(max(took, 50*time.Microsecond))
+			lk.Lock()
+		}
+	}
+	lk.Unlock()
+	return s.dbs
+}
+
+// CaptureLocked finishes the capture with the lock held.
+func (s *Snapshot) CaptureLocked() { s.walkAll() }
+
+type noLock struct{}
+
+func (noLock) Lock()   {}
+func (noLock) Unlock() {}
+
+var _ sync.Locker = noLock{}
+
+// walkAll finishes the walk (lock held).
+func (s *Snapshot) walkAll() {
+	for s.walking {
+		s.walkStep(1<<30, 0)
+	}
+}
+
+// walkStep captures up to maxEntries entries or for up to budget (lock held).
+//
+// Each database's table is walked bucket by bucket in memory order (t[0],
+// then t[1]) with its rehashing paused, so no entry moves between buckets
+// while the walk is under way: an entry the walk hasn't reached stays ahead
+// of it unless a write touches it, and then the write hook captures it.
+func (s *Snapshot) walkStep(maxEntries int, budget time.Duration) {
+	ks := s.ks
+	var start time.Time
+	if budget > 0 {
+		start = time.Now()
+	}
+	visited, buckets := 0, 0
+	for s.walkDB < len(ks.DBs) {
+		id := s.walkDB
+		d := ks.DBs[id].dict
+		if !s.walkPaused {
+			d.paused++
+			s.walkPaused, s.walkTable, s.walkBucket = true, 0, 0
+		}
+		for s.walkTable < 2 {
+			t := &d.t[s.walkTable]
+			for s.walkBucket < len(t.buckets) {
+				for e := t.buckets[s.walkBucket]; e != nil; e = e.next {
+					visited++
+					if e.gen != s.gen {
+						s.take(id, e)
+					}
+				}
+				s.walkBucket++
+				buckets++
+				if visited >= maxEntries {
+					return
+				}
+				if budget > 0 && buckets&255 == 0 && time.Since(start) >= budget {
+					return
+				}
+			}
+			s.walkTable++
+			s.walkBucket = 0
+		}
+		d.paused--
+		s.walkPaused = false
+		s.walkDB++
+	}
+	s.walking = false
+	if ks.capture == s {
+		ks.capture = nil
+	}
+}
+
+// take appends e (unmodified since the snapshot began) to database id's
+// list and freezes it.
+func (s *Snapshot) take(id int, e *Entry) {
+	if e.expire == 0 || e.expire > s.now {
+		s.dbs[id] = append(s.dbs[id], SnapEntry{E: e, Expire: e.expire})
+	}
+	e.gen = s.gen
+	e.LRU |= flagFrozen
+}
+
+// captureBefore is the write hook: the walk hasn't reached e yet, so the
+// snapshot takes e as it is now, before the caller changes or unlinks it.
+func (db *DB) captureBefore(e *Entry) {
+	if s := db.ks.capture; s != nil && e.gen != s.gen {
+		s.take(db.ID, e)
+	}
+}
+
+// finishCapture completes a walk in progress (lock held): before a table
+// is replaced or swapped wholesale.
+func (ks *Keyspace) finishCapture() {
+	if ks.capture != nil {
+		ks.capture.walkAll()
+	}
 }
 
 // Release ends the copy-on-write window of this snapshot (lock held).
@@ -62,40 +262,54 @@ func (s *Snapshot) Release() {
 	if s.done {
 		return
 	}
-	s.done = true
 	ks := s.ks
-	ks.snapshots--
-	ks.pendingThaw = append(ks.pendingThaw, s.DBs...)
-	if ks.snapshots == 0 {
-		// No snapshot needs these entries frozen any more.
-		for _, list := range ks.pendingThaw {
-			for _, se := range list {
-				se.E.LRU &^= flagFrozen
-			}
-		}
-		ks.pendingThaw = nil
+	if s.walking {
+		// Abandoned before its capture finished: complete the walk so the
+		// gen invariant holds for the next snapshot (rare: a saver that
+		// failed before reading anything).
+		s.walkAll()
 	}
-	s.DBs = nil
+	s.done = true
+	for i, a := range ks.active {
+		if a == s {
+			ks.active = append(ks.active[:i], ks.active[i+1:]...)
+			break
+		}
+	}
+	if len(ks.active) == 0 {
+		ks.active = nil
+	}
+	s.dbs = nil
 }
 
-// Keys returns the number of captured keys.
+// Keys returns the number of captured keys (an estimate until the capture
+// is complete: the number of keys when the snapshot began).
 func (s *Snapshot) Keys() int {
+	if s.walking {
+		return s.estimate
+	}
 	n := 0
-	for _, l := range s.DBs {
+	for _, l := range s.dbs {
 		n += len(l)
 	}
 	return n
 }
 
-// frozen reports whether e belongs to an active snapshot.
+// frozen reports whether e belongs to an active snapshot: its flag is set
+// and its gen is within the generations of the active snapshots.
 func (ks *Keyspace) frozen(e *Entry) bool {
-	return ks.snapshots > 0 && e.LRU&flagFrozen != 0
+	if len(ks.active) == 0 || e.LRU&flagFrozen == 0 {
+		return false
+	}
+	oldest := ks.active[0].gen
+	return e.gen-oldest <= ks.gen-oldest
 }
 
 // thaw replaces a frozen entry in db by a deep copy and returns the copy.
 func (db *DB) thaw(e *Entry) *Entry {
 	ne := e.Clone(e.key)
 	ne.LRU = e.LRU &^ (flagFrozen | flagInExpires)
+	ne.gen = db.ks.gen
 	db.dict.Replace(e, ne)
 	if e.expire != 0 {
 		at := e.expire
@@ -109,6 +323,12 @@ func (db *DB) thaw(e *Entry) *Entry {
 // of databases): used to swap in a dataset loaded off to the side, so a
 // failed load never leaves half a dataset behind.
 func (ks *Keyspace) Adopt(other *Keyspace) {
+	ks.finishCapture()
+	// Adopted entries carry other's generation stamp (and no frozen flag);
+	// the next snapshot's generation must differ from it.
+	for ks.gen+1 == other.gen || ks.gen+1 == 0 {
+		ks.gen++
+	}
 	for i := range ks.DBs {
 		if i >= len(other.DBs) {
 			ks.DBs[i].Flush()

@@ -2,6 +2,8 @@ package keyspace
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"sync"
 	"testing"
 )
 
@@ -47,7 +49,7 @@ func TestSnapshotIsPointInTime(t *testing.T) {
 	if snap.Keys() != 100 {
 		t.Fatalf("snapshot has %d keys", snap.Keys())
 	}
-	for _, se := range snap.DBs[0] {
+	for _, se := range snap.Lists()[0] {
 		var i int
 		fmt.Sscanf(se.E.Key(), "k%d", &i)
 		if got, want := string(se.E.Str), fmt.Sprintf("v%d", i); got != want {
@@ -70,7 +72,7 @@ func TestSnapshotIsPointInTime(t *testing.T) {
 		t.Fatalf("k3 live expire wrong")
 	}
 	db.Dict().ForEach(func(e *Entry) bool {
-		if e.LRU&flagFrozen != 0 {
+		if ks.frozen(e) {
 			t.Fatalf("%s still frozen after release", e.Key())
 		}
 		return true
@@ -119,4 +121,197 @@ func TestActiveExpireWithStaleSlots(t *testing.T) {
 	if len(db.expires) > 64 {
 		t.Fatalf("stale slots not reclaimed: %d", len(db.expires))
 	}
+}
+
+type modelVal struct {
+	val string
+	exp int64
+}
+
+func modelOf(ks *Keyspace, now int64) []map[string]modelVal {
+	out := make([]map[string]modelVal, len(ks.DBs))
+	for i, db := range ks.DBs {
+		m := map[string]modelVal{}
+		db.Dict().ForEach(func(e *Entry) bool {
+			if e.expire == 0 || e.expire > now {
+				m[e.key] = modelVal{string(e.Str), e.expire}
+			}
+			return true
+		})
+		out[i] = m
+	}
+	return out
+}
+
+func checkSnapshot(t *testing.T, seed uint64, snap *Snapshot, want []map[string]modelVal) {
+	t.Helper()
+	lists := snap.Lists()
+	for i, m := range want {
+		got := map[string]modelVal{}
+		for _, se := range lists[i] {
+			if _, dup := got[se.E.key]; dup {
+				t.Fatalf("seed %d: db %d key %q captured twice", seed, i, se.E.key)
+			}
+			got[se.E.key] = modelVal{string(se.E.Str), se.Expire}
+		}
+		if len(got) != len(m) {
+			t.Fatalf("seed %d: db %d snapshot has %d keys, want %d", seed, i, len(got), len(m))
+		}
+		for k, v := range m {
+			if got[k] != v {
+				t.Fatalf("seed %d: db %d key %q = %+v, want %+v", seed, i, k, got[k], v)
+			}
+		}
+	}
+}
+
+// The incremental capture under random interleavings of writes and walk
+// steps: every snapshot equals the dataset at the moment it began, several
+// snapshots may overlap, and releasing them leaves nothing frozen.
+func TestSnapshotIncrementalRandom(t *testing.T) {
+	for seed := uint64(1); seed <= 300; seed++ {
+		rnd := rand.New(rand.NewPCG(seed, 7))
+		now := int64(1000)
+		ks := New(3)
+		ks.Now = func() int64 { return now }
+		key := func() string { return fmt.Sprintf("k%d", rnd.IntN(400)) }
+		for i := 0; i < rnd.IntN(600); i++ {
+			db := ks.DBs[rnd.IntN(2)]
+			e := NewStringEntry(key(), []byte(fmt.Sprintf("v%d", i)))
+			db.Set(e, false)
+			if rnd.IntN(3) == 0 {
+				db.SetExpire(e, now+int64(rnd.IntN(50)))
+			}
+		}
+		type open struct {
+			s    *Snapshot
+			want []map[string]modelVal
+		}
+		var snaps []open
+		for step := 0; step < 1500; step++ {
+			db := ks.DBs[rnd.IntN(2)]
+			switch r := rnd.IntN(100); {
+			case r < 3 && len(snaps) < 3:
+				snaps = append(snaps, open{ks.BeginSnapshot(), modelOf(ks, now)})
+			case r < 5 && len(snaps) > 0:
+				i := rnd.IntN(len(snaps))
+				o := snaps[i]
+				if rnd.IntN(4) > 0 {
+					checkSnapshot(t, seed, o.s, o.want)
+				}
+				o.s.Release()
+				snaps = append(snaps[:i], snaps[i+1:]...)
+			case r < 30:
+				if ks.capture != nil {
+					ks.capture.walkStep(1+rnd.IntN(20), 0)
+				}
+			case r < 45:
+				if e := db.LookupWrite(key()); e != nil {
+					e.Str = append(e.Str[:0], fmt.Sprintf("w%d", step)...) // in place
+				}
+			case r < 60:
+				db.Set(NewStringEntry(key(), []byte(fmt.Sprintf("s%d", step))), rnd.IntN(2) == 0)
+			case r < 70:
+				db.Delete(key())
+			case r < 78:
+				if e := db.LookupWrite(key()); e != nil {
+					db.SetExpire(e, int64(rnd.IntN(2))*(now+int64(rnd.IntN(50))))
+				}
+			case r < 82:
+				k := key()
+				if db.Peek(k) != nil {
+					dst := fmt.Sprintf("r%d", step)
+					db.Rename(k, dst)
+				}
+			case r < 85:
+				if e := db.Peek(key()); e != nil {
+					other := ks.DBs[1-db.ID]
+					if other.Peek(e.key) == nil {
+						db.MoveTo(e, other)
+					}
+				}
+			case r < 86:
+				ks.DBs[2].Flush()
+			case r < 87:
+				ks.Swap(rnd.IntN(3), rnd.IntN(3))
+			case r < 90:
+				now += int64(rnd.IntN(10))
+				db.ActiveExpire(50)
+			case r < 91:
+				for _, d := range ks.DBs {
+					d.Dict().ShrinkIfNeeded()
+				}
+			default:
+				for i := 0; i < 5; i++ {
+					db.Add(NewStringEntry(fmt.Sprintf("n%d-%d", step, i), []byte("n")))
+				}
+			}
+		}
+		for _, o := range snaps {
+			checkSnapshot(t, seed, o.s, o.want)
+			o.s.Release()
+		}
+		for _, db := range ks.DBs {
+			if db.dict.paused != 0 {
+				t.Fatalf("seed %d: db %d rehashing still paused after every walk", seed, db.ID)
+			}
+			db.Dict().ForEach(func(e *Entry) bool {
+				if ks.frozen(e) {
+					t.Fatalf("seed %d: %s frozen after every release", seed, e.key)
+				}
+				return true
+			})
+		}
+	}
+}
+
+// Lists drives the capture from another goroutine, one locked chunk at a
+// time, while a writer keeps changing the keyspace under the same lock.
+func TestSnapshotCaptureConcurrentWriter(t *testing.T) {
+	var mu sync.Mutex
+	ks := New(1)
+	now := int64(1000)
+	ks.Now = func() int64 { return now }
+	ks.Locker = &mu
+	db := ks.DBs[0]
+	for i := 0; i < 200000; i++ {
+		db.Add(NewStringEntry(fmt.Sprintf("k%d", i), []byte("v")))
+	}
+	mu.Lock()
+	snap := ks.BeginSnapshot()
+	want := modelOf(ks, now)
+	mu.Unlock()
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			mu.Lock()
+			for j := 0; j < 50; j++ {
+				k := fmt.Sprintf("k%d", (i*50+j)*7919%250000)
+				if e := db.LookupWrite(k); e != nil {
+					e.Str = append(e.Str[:0], 'x')
+				} else {
+					db.Add(NewStringEntry(k, []byte("new")))
+				}
+				db.Delete(fmt.Sprintf("k%d", (i*50+j)*104729%200000))
+			}
+			mu.Unlock()
+		}
+	}()
+	lists := snap.Lists()
+	close(stop)
+	<-done
+	if len(lists[0]) != 200000 {
+		t.Fatalf("captured %d keys, want 200000", len(lists[0]))
+	}
+	checkSnapshot(t, 0, snap, want)
+	mu.Lock()
+	snap.Release()
+	mu.Unlock()
 }

@@ -130,18 +130,38 @@ func (z *ZSet) Score(member []byte) (float64, bool) {
 	return nd.val, true
 }
 
+// ZMember is a member as found by Find, for commands that read a score and
+// then change it (ZADD) with one lookup. It is valid until the set changes.
+type ZMember struct{ nd *htNode[float64] }
+
+// Find looks member up.
+func (z *ZSet) Find(member []byte) (ZMember, bool) {
+	nd := z.dict.get(b2s(member))
+	return ZMember{nd}, nd != nil
+}
+
+// Score returns the score of a member found by Find.
+func (m ZMember) Score() float64 { return m.nd.val }
+
+// SetScore changes the score of a member found by Find (Add for a member
+// known to exist).
+func (z *ZSet) SetScore(m ZMember, score float64) {
+	if score == 0 {
+		score = 0 // no negative zero: Redis stores scores as text in listpacks
+	}
+	if nd := m.nd; nd.val != score {
+		z.updateIndex(nd.key, nd.val, score)
+		nd.val = score
+	}
+}
+
 // Add inserts member or updates its score. It reports whether it was added.
 func (z *ZSet) Add(member []byte, score float64) bool {
 	if score == 0 {
 		score = 0 // no negative zero: Redis stores scores as text in listpacks
 	}
 	if nd := z.dict.get(b2s(member)); nd != nil {
-		if nd.val == score {
-			return false
-		}
-		z.removeIndex(nd.key, nd.val)
-		nd.val = score
-		z.insertIndex(nd.key, score)
+		z.SetScore(ZMember{nd}, score)
 		return false
 	}
 	if z.sl == nil && (z.Len()+1 > z.MaxCompactEntries || len(member) > z.MaxCompactValue) {
@@ -163,6 +183,16 @@ func (z *ZSet) insertIndex(m string, score float64) {
 	z.lp = append(z.lp, ZItem{})
 	copy(z.lp[i+1:], z.lp[i:])
 	z.lp[i] = ZItem{m, score}
+}
+
+// updateIndex moves m from score old to score in the ordered index.
+func (z *ZSet) updateIndex(m string, old, score float64) {
+	if z.sl != nil {
+		z.sl.updateScore(m, old, score)
+		return
+	}
+	z.removeIndex(m, old)
+	z.insertIndex(m, score)
 }
 
 func (z *ZSet) removeIndex(m string, score float64) {
@@ -374,9 +404,14 @@ func (z *ZSet) DeleteRange(start, end int) []string {
 
 const slMaxLevel = 32
 
+// slLevel is one forward link. It also holds the score of the node it
+// points to, so a search decides whether to step forward without loading
+// that node (one cache miss less per level descended); the member is read
+// from the node only when scores tie.
 type slLevel struct {
 	forward *slNode
 	span    int
+	score   float64 // forward's score (meaningless when forward is nil)
 }
 
 type slNode struct {
@@ -451,9 +486,23 @@ func (sl *skiplist) randomLevel() int {
 	return lvl
 }
 
+// before reports whether link l points to a node ordered before (score, m).
+func (l *slLevel) before(score float64, m string) bool {
+	return l.forward != nil && (l.score < score || (l.score == score && l.forward.member < m))
+}
+
 func (sl *skiplist) insert(m string, score float64) *slNode {
 	var update [slMaxLevel]*slNode
 	var rank [slMaxLevel]int
+	sl.findForInsert(m, score, &update, &rank)
+	x := newSLNode(m, score, sl.randomLevel())
+	sl.link(x, &update, &rank)
+	return x
+}
+
+// findForInsert fills update with the last node before (score, m) on each
+// level and rank with their ranks.
+func (sl *skiplist) findForInsert(m string, score float64, update *[slMaxLevel]*slNode, rank *[slMaxLevel]int) {
 	x := sl.header
 	for i := sl.level - 1; i >= 0; i-- {
 		if i == sl.level-1 {
@@ -461,13 +510,18 @@ func (sl *skiplist) insert(m string, score float64) *slNode {
 		} else {
 			rank[i] = rank[i+1]
 		}
-		for x.level[i].forward != nil && zless(x.level[i].forward.score, x.level[i].forward.member, score, m) {
+		for x.level[i].before(score, m) {
 			rank[i] += x.level[i].span
 			x = x.level[i].forward
 		}
 		update[i] = x
 	}
-	lvl := sl.randomLevel()
+}
+
+// link inserts node x (member, score and level array set) after the
+// positions findForInsert found.
+func (sl *skiplist) link(x *slNode, update *[slMaxLevel]*slNode, rank *[slMaxLevel]int) {
+	lvl := len(x.level)
 	if lvl > sl.level {
 		for i := sl.level; i < lvl; i++ {
 			rank[i] = 0
@@ -476,16 +530,16 @@ func (sl *skiplist) insert(m string, score float64) *slNode {
 		}
 		sl.level = lvl
 	}
-	x = newSLNode(m, score, lvl)
 	for i := 0; i < lvl; i++ {
-		x.level[i].forward = update[i].level[i].forward
-		update[i].level[i].forward = x
-		x.level[i].span = update[i].level[i].span - (rank[0] - rank[i])
-		update[i].level[i].span = (rank[0] - rank[i]) + 1
+		u := &update[i].level[i]
+		x.level[i] = slLevel{forward: u.forward, span: u.span - (rank[0] - rank[i]), score: u.score}
+		u.forward, u.score = x, x.score
+		u.span = (rank[0] - rank[i]) + 1
 	}
 	for i := lvl; i < sl.level; i++ {
 		update[i].level[i].span++
 	}
+	x.backward = nil
 	if update[0] != sl.header {
 		x.backward = update[0]
 	}
@@ -495,16 +549,16 @@ func (sl *skiplist) insert(m string, score float64) *slNode {
 		sl.tail = x
 	}
 	sl.length++
-	return x
 }
 
 func (sl *skiplist) deleteNode(x *slNode, update *[slMaxLevel]*slNode) {
 	for i := 0; i < sl.level; i++ {
-		if update[i].level[i].forward == x {
-			update[i].level[i].span += x.level[i].span - 1
-			update[i].level[i].forward = x.level[i].forward
+		u := &update[i].level[i]
+		if u.forward == x {
+			u.span += x.level[i].span - 1
+			u.forward, u.score = x.level[i].forward, x.level[i].score
 		} else {
-			update[i].level[i].span--
+			u.span--
 		}
 	}
 	if x.level[0].forward != nil {
@@ -518,21 +572,55 @@ func (sl *skiplist) deleteNode(x *slNode, update *[slMaxLevel]*slNode) {
 	sl.length--
 }
 
-func (sl *skiplist) delete(m string, score float64) bool {
-	var update [slMaxLevel]*slNode
+// find fills update with the last node before (score, m) on each level
+// and returns the node holding (score, m), or nil.
+func (sl *skiplist) find(m string, score float64, update *[slMaxLevel]*slNode) *slNode {
 	x := sl.header
 	for i := sl.level - 1; i >= 0; i-- {
-		for x.level[i].forward != nil && zless(x.level[i].forward.score, x.level[i].forward.member, score, m) {
+		for x.level[i].before(score, m) {
 			x = x.level[i].forward
 		}
 		update[i] = x
 	}
 	x = x.level[0].forward
 	if x != nil && x.score == score && x.member == m {
+		return x
+	}
+	return nil
+}
+
+func (sl *skiplist) delete(m string, score float64) bool {
+	var update [slMaxLevel]*slNode
+	if x := sl.find(m, score, &update); x != nil {
 		sl.deleteNode(x, &update)
 		return true
 	}
 	return false
+}
+
+// updateScore moves m from score old to score (Redis's zslUpdateScore):
+// in place when its neighbours keep it in order, else unlinked and linked
+// again at its new position, reusing the node.
+func (sl *skiplist) updateScore(m string, old, score float64) {
+	var update [slMaxLevel]*slNode
+	x := sl.find(m, old, &update)
+	if x == nil {
+		sl.insert(m, score)
+		return
+	}
+	if (x.backward == nil || x.backward.score < score) &&
+		(x.level[0].forward == nil || x.level[0].forward.score > score) {
+		x.score = score
+		for i := range x.level {
+			update[i].level[i].score = score
+		}
+		return
+	}
+	sl.deleteNode(x, &update)
+	var rank [slMaxLevel]int
+	sl.findForInsert(m, score, &update, &rank)
+	x.score = score
+	sl.link(x, &update, &rank)
 }
 
 // rank returns the 1-based rank of (m, score), 0 if absent.
@@ -540,9 +628,9 @@ func (sl *skiplist) rank(m string, score float64) int {
 	r := 0
 	x := sl.header
 	for i := sl.level - 1; i >= 0; i-- {
-		for x.level[i].forward != nil && !zless(score, m, x.level[i].forward.score, x.level[i].forward.member) {
-			r += x.level[i].span
-			x = x.level[i].forward
+		for l := &x.level[i]; l.forward != nil && (l.score < score || (l.score == score && l.forward.member <= m)); l = &x.level[i] {
+			r += l.span
+			x = l.forward
 		}
 		if x != sl.header && x.member == m {
 			return r

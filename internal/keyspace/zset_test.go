@@ -151,3 +151,111 @@ func TestZSetRandom(t *testing.T) {
 		})
 	}
 }
+
+// checkSkiplist verifies the skiplist's invariants: order, spans, backward
+// links, the tail, the length and the scores cached in the links.
+func checkSkiplist(t *testing.T, step int, sl *skiplist) {
+	t.Helper()
+	var nodes []*slNode
+	for x := sl.header.level[0].forward; x != nil; x = x.level[0].forward {
+		nodes = append(nodes, x)
+	}
+	if len(nodes) != sl.length {
+		t.Fatalf("step %d: %d nodes, length %d", step, len(nodes), sl.length)
+	}
+	rank := map[*slNode]int{sl.header: 0}
+	for i, x := range nodes {
+		rank[x] = i + 1
+		if i > 0 && !zless(nodes[i-1].score, nodes[i-1].member, x.score, x.member) {
+			t.Fatalf("step %d: out of order at %d", step, i)
+		}
+		want := (*slNode)(nil)
+		if i > 0 {
+			want = nodes[i-1]
+		}
+		if x.backward != want {
+			t.Fatalf("step %d: backward link at %d", step, i)
+		}
+	}
+	if len(nodes) > 0 && sl.tail != nodes[len(nodes)-1] || len(nodes) == 0 && sl.tail != nil {
+		t.Fatalf("step %d: tail", step)
+	}
+	check := func(x *slNode, levels int) {
+		for i := 0; i < levels; i++ {
+			l := x.level[i]
+			if l.forward == nil {
+				continue
+			}
+			if l.score != l.forward.score {
+				t.Fatalf("step %d: cached score %v, node has %v", step, l.score, l.forward.score)
+			}
+			if got := rank[l.forward] - rank[x]; got != l.span {
+				t.Fatalf("step %d: span %d want %d (level %d)", step, l.span, got, i)
+			}
+			if len(l.forward.level) <= i {
+				t.Fatalf("step %d: link at level %d to a node of height %d", step, i, len(l.forward.level))
+			}
+		}
+	}
+	check(sl.header, sl.level)
+	for _, x := range nodes {
+		if len(x.level) > sl.level {
+			t.Fatalf("step %d: node height %d above list level %d", step, len(x.level), sl.level)
+		}
+		check(x, len(x.level))
+	}
+}
+
+// TestSkiplistUpdateScore moves members around by small steps (kept in
+// place), big jumps (relinked) and onto tied scores, checking every
+// invariant against a model.
+func TestSkiplistUpdateScore(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	z := NewZSetSkiplist()
+	m := zmodel{}
+	for step := 0; step < 20000; step++ {
+		mem := fmt.Sprintf("m%d", r.IntN(400))
+		sc, ok := m[mem]
+		switch op := r.IntN(6); {
+		case !ok || op == 0:
+			sc = float64(r.IntN(100))
+		case op == 1:
+			sc += 0.001 // usually stays between its neighbours
+		case op == 2:
+			sc -= 0.001
+		case op == 3:
+			if z.Remove([]byte(mem)) != ok {
+				t.Fatalf("step %d: remove", step)
+			}
+			delete(m, mem)
+			continue
+		default:
+			sc = float64(r.IntN(100)) // ties with others
+		}
+		z.Add([]byte(mem), sc)
+		m[mem] = sc
+		if step%97 == 0 {
+			checkSkiplist(t, step, z.sl)
+			checkZSet(t, step, z, m)
+		}
+	}
+	checkSkiplist(t, -1, z.sl)
+	checkZSet(t, -1, z, m)
+}
+
+// BenchmarkZSetAdd is redis-benchmark's ZADD test on a warm set: random
+// members out of 100k get random integer scores out of 100k.
+func BenchmarkZSetAdd(b *testing.B) {
+	const n = 100000
+	r := rand.New(rand.NewPCG(1, 2))
+	z := NewZSetSkiplist()
+	members := make([][]byte, n)
+	for i := range members {
+		members[i] = []byte(fmt.Sprintf("element:%012d", i))
+		z.Add(members[i], float64(r.IntN(n)))
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		z.Add(members[r.IntN(n)], float64(r.IntN(n)))
+	}
+}

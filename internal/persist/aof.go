@@ -216,6 +216,11 @@ func (a *AOF) feed(db int, args [][]byte) {
 	if !a.enabled || a.loading {
 		return
 	}
+	if len(args) > 0 && (commands.EqualFold(args[0], "publish") || commands.EqualFold(args[0], "spublish")) {
+		// Like Redis, PUBLISH goes to replicas only, never to the AOF
+		// (a Sentinel's hello every 2 s would otherwise cost an fsync).
+		return
+	}
 	if db != a.lastDB {
 		a.buf = resp.AppendCommand(a.buf, "SELECT", strconv.Itoa(db))
 		a.lastDB = db
@@ -395,7 +400,7 @@ func writeCommandBase(path string, snap *keyspace.Snapshot) (int64, error) {
 	bw := bufio.NewWriterSize(f, 1<<20)
 	var n int64
 	var buf []byte
-	for dbID, list := range snap.DBs {
+	for dbID, list := range snap.Lists() {
 		if len(list) == 0 {
 			continue
 		}

@@ -2,6 +2,7 @@ package persist
 
 import (
 	"fmt"
+	"unsafe"
 
 	"github.com/vigil-kv/vigil/internal/keyspace"
 	"github.com/vigil-kv/vigil/internal/rdb"
@@ -87,4 +88,49 @@ func FromRDBValue(key string, v *rdb.Value) (*keyspace.Entry, error) {
 		return keyspace.NewEntry(key, keyspace.TypeHash, h), nil
 	}
 	return nil, fmt.Errorf("unsupported value type %v", v.Type)
+}
+
+// loadedString builds a string entry from a decoded key and value (views
+// into the decoder's buffers) with one allocation holding both: the key
+// string points at its first bytes, Str at the rest (capacity capped, so
+// an APPEND reallocates instead of writing past the value).
+func loadedString(key, val []byte) *keyspace.Entry {
+	buf := make([]byte, len(key)+len(val))
+	copy(buf, key)
+	copy(buf[len(key):], val)
+	k := unsafe.String(unsafe.SliceData(buf), len(key))
+	var s []byte
+	if len(val) > 0 {
+		s = buf[len(key):len(buf):len(buf)]
+	}
+	return keyspace.NewStringEntry(k, s)
+}
+
+// fromLoadedValue is FromRDBValue for a value whose slices the decoder
+// reuses (sets, sorted sets and hashes copy what they store; list
+// elements are copied here). Collections are built directly in their
+// final encoding (the decoder has rejected duplicates).
+func fromLoadedValue(key string, v *rdb.Value) (*keyspace.Entry, error) {
+	switch v.Type {
+	case rdb.TypeSet:
+		s := keyspace.NewLoadedSet(len(v.Set), func(i int) []byte { return v.Set[i] })
+		return keyspace.NewEntry(key, keyspace.TypeSet, s), nil
+	case rdb.TypeZSet:
+		z := keyspace.NewZSet()
+		big := len(v.ZSet) > z.MaxCompactEntries
+		for i := 0; !big && i < len(v.ZSet); i++ {
+			big = len(v.ZSet[i].Member) > z.MaxCompactValue
+		}
+		if big {
+			z = keyspace.NewZSetSkiplist()
+		}
+		for _, m := range v.ZSet {
+			z.Add(m.Member, m.Score)
+		}
+		return keyspace.NewEntry(key, keyspace.TypeZSet, z), nil
+	case rdb.TypeHash:
+		h := keyspace.NewLoadedHash(len(v.Hash), func(i int) ([]byte, []byte) { return v.Hash[i].Field, v.Hash[i].Value })
+		return keyspace.NewEntry(key, keyspace.TypeHash, h), nil
+	}
+	return FromRDBValue(key, v)
 }

@@ -30,6 +30,7 @@ type State struct {
 	bgsaveInProgress bool
 	bgsaveStart      time.Time
 	bgsaveScheduled  bool
+	savePts          [][2]int64 // parsed save points; nil = parse again
 	lastBgsaveOK     bool
 	lastBgsaveSecs   int64
 	lastSaveTry      time.Time
@@ -53,6 +54,10 @@ func Of(s *server.Server) *State {
 func Install(s *server.Server) *State {
 	st := &State{srv: s, lastBgsaveOK: true}
 	s.PersistExt = st
+	s.Cfg.OnChange("save", func(old, new string) error {
+		st.savePts = nil // re-parsed on the next cron tick
+		return nil
+	})
 	return st
 }
 
@@ -92,11 +97,11 @@ func (st *State) writeOptions() WriteOptions {
 // SaveSync saves in the foreground (lock held): SAVE, SHUTDOWN, FLUSHALL.
 func (st *State) SaveSync() error {
 	s := st.srv
-	snap := s.Keyspace().BeginSnapshot()
-	defer snap.Release()
 	dirty := s.Dirty()
 	start := time.Now()
-	_, err := SaveFile(st.Path(), snap, st.writeOptions())
+	// The lock is held for the whole save, so the live tables are a
+	// consistent image: no snapshot needed.
+	_, err := SaveKeyspaceFile(st.Path(), s.Keyspace(), st.writeOptions())
 	if err != nil {
 		s.Log.Warn(fmt.Sprintf("Failed opening the temp RDB file temp-%d.rdb (in server root dir %s) for saving: %v", 0, s.Cfg.String("dir"), err))
 		st.lastBgsaveOK = false
@@ -226,6 +231,18 @@ func savePoints(s *server.Server) [][2]int64 {
 	return out
 }
 
+// cachedSavePoints is savePoints, parsed again only after CONFIG SET save
+// (the cron asks ten times a second while the dataset is dirty).
+func (st *State) cachedSavePoints(s *server.Server) [][2]int64 {
+	if st.savePts == nil {
+		st.savePts = savePoints(s)
+		if st.savePts == nil {
+			st.savePts = [][2]int64{}
+		}
+	}
+	return st.savePts
+}
+
 func cronHook(s *server.Server) {
 	st := Of(s)
 	if st == nil {
@@ -252,7 +269,7 @@ func cronHook(s *server.Server) {
 		return
 	}
 	last := time.Unix(s.LastSave(), 0)
-	for _, sp := range savePoints(s) {
+	for _, sp := range st.cachedSavePoints(s) {
 		if dirty >= sp[1] && now.Sub(last) >= time.Duration(sp[0])*time.Second {
 			s.Log.Info(fmt.Sprintf("%d changes in %d seconds. Saving...", sp[1], sp[0]))
 			st.BgSave("savepoint")

@@ -8,7 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/vigil-kv/vigil/internal/keyspace"
 	"github.com/vigil-kv/vigil/internal/rdb"
@@ -25,29 +27,14 @@ type WriteOptions struct {
 // WriteSnapshot encodes snap as a complete RDB stream to w. It reads only
 // the snapshot, so it runs without the keyspace lock.
 func WriteSnapshot(w io.Writer, snap *keyspace.Snapshot, opt WriteOptions) (int64, error) {
-	enc := rdb.NewEncoder(w, rdb.Options{Compress: opt.Compress, Checksum: opt.Checksum, Thresholds: opt.Thresholds})
-	if err := enc.Header(); err != nil {
+	enc, err := beginRDB(w, opt)
+	if err != nil {
 		return 0, err
 	}
-	aux := [][2]string{
-		{"redis-ver", "7.0.15"},
-		{"redis-bits", "64"},
-		{"ctime", strconv.FormatInt(time.Now().Unix(), 10)},
-		{"used-mem", "0"},
-	}
-	aux = append(aux, opt.Aux...)
-	for _, a := range aux {
-		if err := enc.Aux(a[0], a[1]); err != nil {
-			return 0, err
-		}
-	}
-	var ent rdb.Entry
-	for dbID, list := range snap.DBs {
+	var sc encodeScratch
+	for dbID, list := range snap.Lists() {
 		if len(list) == 0 {
 			continue
-		}
-		if err := enc.SelectDB(dbID); err != nil {
-			return 0, err
 		}
 		expires := 0
 		for _, se := range list {
@@ -55,16 +42,11 @@ func WriteSnapshot(w io.Writer, snap *keyspace.Snapshot, opt WriteOptions) (int6
 				expires++
 			}
 		}
-		if err := enc.ResizeDB(uint64(len(list)), uint64(expires)); err != nil {
+		if err := beginDB(enc, dbID, len(list), expires); err != nil {
 			return 0, err
 		}
-		for _, se := range list {
-			v, err := ToRDBValue(se.E)
-			if err != nil {
-				return 0, err
-			}
-			ent = rdb.Entry{DB: dbID, Key: []byte(se.E.Key()), Value: v, ExpireMs: se.Expire, LRUIdle: -1, LFUFreq: -1}
-			if err := enc.Entry(&ent); err != nil {
+		for i := 0; i < len(list); i += prefetchBatch {
+			if err := sc.encodeBatch(enc, dbID, list[i:min(i+prefetchBatch, len(list))]); err != nil {
 				return 0, err
 			}
 		}
@@ -75,9 +57,222 @@ func WriteSnapshot(w io.Writer, snap *keyspace.Snapshot, opt WriteOptions) (int6
 	return enc.Written(), nil
 }
 
+// WriteKeyspace encodes the live keyspace as a complete RDB stream to w,
+// with the keyspace lock held for the whole write (a foreground SAVE): one
+// pass over the tables, no snapshot to capture first. Keys already
+// expired are left out, as in a snapshot.
+func WriteKeyspace(w io.Writer, ks *keyspace.Keyspace, opt WriteOptions) (int64, error) {
+	enc, err := beginRDB(w, opt)
+	if err != nil {
+		return 0, err
+	}
+	var now int64
+	if ks.Now != nil {
+		now = ks.Now()
+	}
+	var sc encodeScratch
+	var batch [prefetchBatch]keyspace.SnapEntry
+	for dbID, db := range ks.DBs {
+		if db.Len() == 0 {
+			continue
+		}
+		if err := beginDB(enc, dbID, db.Len(), db.ExpiresLen()); err != nil {
+			return 0, err
+		}
+		n := 0
+		db.Dict().ForEach(func(e *keyspace.Entry) bool {
+			exp := e.Expire()
+			if exp != 0 && exp <= now {
+				return true
+			}
+			batch[n] = keyspace.SnapEntry{E: e, Expire: exp}
+			if n++; n < len(batch) {
+				return true
+			}
+			n = 0
+			err = sc.encodeBatch(enc, dbID, batch[:])
+			return err == nil
+		})
+		if err == nil {
+			err = sc.encodeBatch(enc, dbID, batch[:n])
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+	if err := enc.Finish(); err != nil {
+		return 0, err
+	}
+	return enc.Written(), nil
+}
+
+// beginRDB starts an encoder on w and writes the header and AUX fields.
+func beginRDB(w io.Writer, opt WriteOptions) (*rdb.Encoder, error) {
+	enc := rdb.NewEncoder(w, rdb.Options{Compress: opt.Compress, Checksum: opt.Checksum, Thresholds: opt.Thresholds})
+	if err := enc.Header(); err != nil {
+		return nil, err
+	}
+	aux := [][2]string{
+		{"redis-ver", "7.0.15"},
+		{"redis-bits", "64"},
+		{"ctime", strconv.FormatInt(time.Now().Unix(), 10)},
+		{"used-mem", "0"},
+	}
+	aux = append(aux, opt.Aux...)
+	for _, a := range aux {
+		if err := enc.Aux(a[0], a[1]); err != nil {
+			return nil, err
+		}
+	}
+	return enc, nil
+}
+
+func beginDB(enc *rdb.Encoder, id, keys, expires int) error {
+	if err := enc.SelectDB(id); err != nil {
+		return err
+	}
+	return enc.ResizeDB(uint64(keys), uint64(expires))
+}
+
+// prefetchBatch is how many captured entries prefetchEntries touches ahead
+// of the encoder.
+const prefetchBatch = 32
+
+// prefetchSink keeps prefetchEntries' loads from being optimised away
+// (atomic: saves may run concurrently).
+var prefetchSink atomic.Uintptr
+
+// prefetchEntries loads, in tight loops of independent loads that the CPU
+// overlaps, the memory the encoder is about to read for a batch of
+// entries scattered over the heap: the entries themselves, then their key
+// and string bytes. One by one, each key would wait for two or three cache
+// misses in turn.
+func prefetchEntries(batch []keyspace.SnapEntry) {
+	var sink uintptr
+	for _, se := range batch {
+		e := se.E
+		sink += uintptr(len(e.Key())) + uintptr(e.Type)
+	}
+	for _, se := range batch {
+		e := se.E
+		if k := e.Key(); len(k) > 0 {
+			sink += uintptr(k[0])
+		}
+		if len(e.Str) > 0 {
+			sink += uintptr(e.Str[0])
+		}
+	}
+	prefetchSink.Add(sink)
+}
+
+// encodeScratch holds the buffers reused to encode collections.
+type encodeScratch struct {
+	ent  rdb.Entry
+	num  []byte
+	end  []int
+	list [][]byte
+	set  [][]byte
+	zset []rdb.ZMember
+	hash []rdb.HashField
+}
+
+// encodeBatch writes a batch of entries, prefetching them first.
+func (sc *encodeScratch) encodeBatch(enc *rdb.Encoder, db int, batch []keyspace.SnapEntry) error {
+	prefetchEntries(batch)
+	for _, se := range batch {
+		if err := sc.encode(enc, db, se.E, se.Expire); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// encode writes one captured entry (read only: Key, Type, Str, Coll).
+func (sc *encodeScratch) encode(enc *rdb.Encoder, db int, e *keyspace.Entry, expire int64) error {
+	if e.Type == keyspace.TypeString {
+		return enc.StringEntry(db, keyBytes(e.Key()), e.Str, expire)
+	}
+	if err := sc.value(e); err != nil {
+		return err
+	}
+	sc.ent.DB, sc.ent.Key, sc.ent.ExpireMs, sc.ent.LRUIdle, sc.ent.LFUFreq = db, keyBytes(e.Key()), expire, -1, -1
+	return enc.Entry(&sc.ent)
+}
+
+// value converts a collection into sc.ent.Value, reusing the scratch
+// slices of each type.
+func (sc *encodeScratch) value(e *keyspace.Entry) error {
+	v := &sc.ent.Value
+	switch e.Type {
+	case keyspace.TypeList:
+		l := e.Coll.(*keyspace.List)
+		list := sc.list[:0]
+		l.Each(func(x []byte) bool { list = append(list, x); return true })
+		sc.list = list
+		*v = rdb.Value{Type: rdb.TypeList, List: list}
+		return nil
+	case keyspace.TypeSet:
+		s := e.Coll.(*keyspace.Set)
+		set := sc.set[:0]
+		if !s.IsIntset() { // hashtable members are stable: share them
+			s.Each(func(x []byte) bool { set = append(set, x); return true })
+		} else {
+			// An intset formats its members into one reused buffer: copy
+			// them into ours, then slice it once it stopped growing.
+			sc.num, sc.end = sc.num[:0], sc.end[:0]
+			s.Each(func(x []byte) bool {
+				sc.num = append(sc.num, x...)
+				sc.end = append(sc.end, len(sc.num))
+				return true
+			})
+			start := 0
+			for _, end := range sc.end {
+				set = append(set, sc.num[start:end:end])
+				start = end
+			}
+		}
+		sc.set = set
+		*v = rdb.Value{Type: rdb.TypeSet, Set: set}
+		return nil
+	case keyspace.TypeZSet:
+		z := e.Coll.(*keyspace.ZSet)
+		zs := sc.zset[:0]
+		z.Each(func(m []byte, score float64) bool {
+			zs = append(zs, rdb.ZMember{Member: m, Score: score})
+			return true
+		})
+		sc.zset = zs
+		*v = rdb.Value{Type: rdb.TypeZSet, ZSet: zs}
+		return nil
+	case keyspace.TypeHash:
+		h := e.Coll.(*keyspace.Hash)
+		hs := sc.hash[:0]
+		h.Each(func(f, val []byte) bool {
+			hs = append(hs, rdb.HashField{Field: f, Value: val})
+			return true
+		})
+		sc.hash = hs
+		*v = rdb.Value{Type: rdb.TypeHash, Hash: hs}
+		return nil
+	}
+	return fmt.Errorf("persist: cannot encode type %s", e.Type.Name())
+}
+
+// keyBytes views a key as bytes for the encoder, which only reads it.
+func keyBytes(k string) []byte { return unsafe.Slice(unsafe.StringData(k), len(k)) }
+
 // SaveFile writes snap to path atomically: a temp file in the same
 // directory, fsync, rename, fsync of the directory.
 func SaveFile(path string, snap *keyspace.Snapshot, opt WriteOptions) (int64, error) {
+	return saveFile(path, func(w io.Writer) (int64, error) { return WriteSnapshot(w, snap, opt) })
+}
+
+// SaveKeyspaceFile is SaveFile for WriteKeyspace (keyspace lock held).
+func SaveKeyspaceFile(path string, ks *keyspace.Keyspace, opt WriteOptions) (int64, error) {
+	return saveFile(path, func(w io.Writer) (int64, error) { return WriteKeyspace(w, ks, opt) })
+}
+
+func saveFile(path string, write func(w io.Writer) (int64, error)) (int64, error) {
 	dir := filepath.Dir(path)
 	tmp := filepath.Join(dir, fmt.Sprintf("temp-%d-%d.rdb", os.Getpid(), time.Now().UnixNano()))
 	f, err := os.Create(tmp)
@@ -85,7 +280,7 @@ func SaveFile(path string, snap *keyspace.Snapshot, opt WriteOptions) (int64, er
 		return 0, err
 	}
 	bw := bufio.NewWriterSize(f, 1<<20)
-	n, err := WriteSnapshot(bw, snap, opt)
+	n, err := write(bw)
 	if err == nil {
 		err = bw.Flush()
 	}
@@ -121,6 +316,10 @@ type loader struct {
 	stats   *LoadStats
 	replica bool
 	onAux   func(k, v string)
+	// Keys are inserted in batches (keyspace.DB.LoadBatch) per database.
+	batch   []*keyspace.Entry
+	exps    []int64
+	batchDB int
 }
 
 func (l *loader) Aux(k, v string) error {
@@ -130,6 +329,7 @@ func (l *loader) Aux(k, v string) error {
 	return nil
 }
 func (l *loader) ResizeDB(db int, size, _ uint64) error {
+	l.flush()
 	// The size is a hint from the file: cap what we trust it with, so a
 	// corrupt header can't make us allocate gigabytes up front.
 	if size > 1<<22 {
@@ -150,29 +350,44 @@ func (l *loader) Entry(e *rdb.Entry) error {
 		l.stats.Expired++
 		return nil
 	}
-	ent, err := FromRDBValue(string(e.Key), &e.Value)
-	if err != nil {
-		return err
+	var ent *keyspace.Entry
+	if e.Value.Type == rdb.TypeString {
+		ent = loadedString(e.Key, e.Value.Str)
+	} else {
+		var err error
+		if ent, err = fromLoadedValue(string(e.Key), &e.Value); err != nil {
+			return err
+		}
 	}
-	db := l.ks.DBs[e.DB]
-	if !db.AddLoaded(ent) {
-		// Redis refuses files with duplicate keys; keep the last value
-		// (a replica's snapshot never has them).
-		db.Remove(ent.Key())
-		db.Add(ent)
+	if e.DB != l.batchDB || len(l.batch) == keyspace.LoadBatchMax {
+		l.flush()
+		l.batchDB = e.DB
 	}
-	if e.ExpireMs != 0 {
-		db.SetExpire(ent, e.ExpireMs)
-	}
+	l.batch = append(l.batch, ent)
+	l.exps = append(l.exps, e.ExpireMs)
 	l.stats.Loaded++
 	return nil
+}
+
+// flush inserts the pending batch. Redis refuses files with duplicate
+// keys; LoadBatch keeps the last value (a replica's snapshot never has
+// them).
+func (l *loader) flush() {
+	if len(l.batch) == 0 {
+		return
+	}
+	l.ks.DBs[l.batchDB].LoadBatch(l.batch, l.exps)
+	clear(l.batch)
+	l.batch, l.exps = l.batch[:0], l.exps[:0]
 }
 
 // Load reads an RDB stream into ks (lock held or not yet serving).
 func Load(r io.Reader, ks *keyspace.Keyspace, replica bool, onAux func(k, v string)) (*LoadStats, error) {
 	st := &LoadStats{}
-	l := &loader{ks: ks, now: time.Now().UnixMilli(), stats: st, replica: replica, onAux: onAux}
+	l := &loader{ks: ks, now: time.Now().UnixMilli(), stats: st, replica: replica, onAux: onAux,
+		batch: make([]*keyspace.Entry, 0, keyspace.LoadBatchMax), exps: make([]int64, 0, keyspace.LoadBatchMax)}
 	info, err := rdb.Load(r, l)
+	l.flush()
 	st.Info = info
 	return st, err
 }

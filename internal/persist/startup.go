@@ -2,6 +2,9 @@ package persist
 
 import (
 	"fmt"
+	"math"
+	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/vigil-kv/vigil/internal/server"
@@ -39,9 +42,11 @@ func Start(s *server.Server) error {
 	}
 	start := time.Now()
 	path := st.Path()
+	restoreGC := pauseGCForLoad(path)
 	s.Lock()
 	stats, err := LoadFile(path, s.Keyspace(), s.IsReplica != nil && s.IsReplica(), st.onAux)
 	s.Unlock()
+	restoreGC()
 	if err != nil {
 		s.Log.Warn(fmt.Sprintf("Fatal error loading the DB (%s): %v. Exiting.", path, err))
 		return fmt.Errorf("fatal error loading the DB %s: %w", path, err)
@@ -61,5 +66,34 @@ var OnAux func(s *server.Server, k, v string)
 func (st *State) onAux(k, v string) {
 	if OnAux != nil {
 		OnAux(st.srv, k, v)
+	}
+}
+
+// pauseGCForLoad turns the garbage collector off for the start-up load of
+// the RDB file at path and returns the function that turns it back on.
+//
+// Nearly everything a load allocates stays live (the decoder reuses its
+// buffers), so the collections the runtime would run while the heap grows
+// from a few MB to its final size mark the growing dataset again and again
+// (with GOGC=100 about twice the final heap in total) and free almost
+// nothing; the process serves nothing meanwhile. With the collector off,
+// one concurrent cycle runs once serving has started. As a safety net
+// against files whose loading does produce garbage (e.g. collections
+// converted between encodings), a soft memory limit well above what the
+// file can expand to stays in force during the load, unless maxmemory
+// already set one.
+func pauseGCForLoad(path string) (restore func()) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return func() {}
+	}
+	prevLimit := debug.SetMemoryLimit(-1)
+	if prevLimit == math.MaxInt64 {
+		debug.SetMemoryLimit(64<<20 + 32*min(fi.Size(), math.MaxInt64/64))
+	}
+	prevPercent := debug.SetGCPercent(-1)
+	return func() {
+		debug.SetGCPercent(prevPercent)
+		debug.SetMemoryLimit(prevLimit)
 	}
 }

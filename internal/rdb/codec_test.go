@@ -126,7 +126,7 @@ func TestStringEncoding(t *testing.T) {
 		b := appendLen(nil, n)
 		r := newReader(bytes.NewReader(b), -1)
 		got, enc, err := r.readLen("x")
-		if err != nil || enc || got != n || r.pos != int64(len(b)) {
+		if err != nil || enc || got != n || r.pos() != int64(len(b)) {
 			t.Errorf("len %d: %x -> %d %v", n, b, got, err)
 		}
 	}

@@ -1,6 +1,9 @@
 package rdb
 
-import "hash"
+import (
+	"encoding/binary"
+	"hash"
+)
 
 // crc64Poly is the reflected form of the Jones polynomial
 // 0xad93d23594c935a9 used by Redis (init 0, no final xor, reflected in/out).
@@ -29,20 +32,87 @@ func init() {
 	}
 }
 
+// crcBlock is the length of each of the three streams CRC64Update
+// computes side by side.
+const crcBlock = 2048
+
+// crcShiftBlock and crcShift2Blocks are x^(8*crcBlock) and
+// x^(16*crcBlock) mod P: multiplying a CRC by them appends crcBlock
+// (2*crcBlock) zero bytes.
+var crcShiftBlock, crcShift2Blocks uint64
+
+func init() {
+	var zeros [2 * crcBlock]byte
+	crcShiftBlock = crc64Slice8(1<<63, zeros[:crcBlock])
+	crcShift2Blocks = crc64Slice8(1<<63, zeros[:])
+}
+
 // CRC64Update returns the CRC-64/Jones checksum of p continued from crc.
+//
+// Large inputs are cut into runs of three crcBlock-byte blocks whose CRCs
+// are computed in one loop (three independent dependency chains instead of
+// one, so the table lookups of one block overlap those of the others) and
+// combined with crc(A|B) = crc(A)*x^(8|B|) + crc(B) (the CRC has no initial
+// value or final xor, so it is linear).
 func CRC64Update(crc uint64, p []byte) uint64 {
+	for len(p) >= 3*crcBlock {
+		a := (*[crcBlock]byte)(p[:crcBlock])
+		b := (*[crcBlock]byte)(p[crcBlock : 2*crcBlock])
+		c := (*[crcBlock]byte)(p[2*crcBlock : 3*crcBlock])
+		ca, cb, cc := crc, uint64(0), uint64(0)
+		for i := 0; i <= crcBlock-8; i += 8 {
+			ca = crc64Mix(ca ^ binary.LittleEndian.Uint64(a[i:]))
+			cb = crc64Mix(cb ^ binary.LittleEndian.Uint64(b[i:]))
+			cc = crc64Mix(cc ^ binary.LittleEndian.Uint64(c[i:]))
+		}
+		crc = gfMul(ca, crcShift2Blocks) ^ gfMul(cb, crcShiftBlock) ^ cc
+		p = p[3*crcBlock:]
+	}
+	return crc64Slice8(crc, p)
+}
+
+// crc64Mix advances a CRC already xored with the next 8 input bytes.
+func crc64Mix(crc uint64) uint64 {
+	return crc64Tab[7][crc&0xff] ^ crc64Tab[6][crc>>8&0xff] ^ crc64Tab[5][crc>>16&0xff] ^
+		crc64Tab[4][crc>>24&0xff] ^ crc64Tab[3][crc>>32&0xff] ^ crc64Tab[2][crc>>40&0xff] ^
+		crc64Tab[1][crc>>48&0xff] ^ crc64Tab[0][crc>>56]
+}
+
+// crc64Step8 advances crc over 8 bytes (slicing-by-8).
+func crc64Step8(crc uint64, p []byte) uint64 {
+	return crc64Mix(crc ^ binary.LittleEndian.Uint64(p))
+}
+
+// crc64Slice8 is the one-stream slicing-by-8 CRC.
+func crc64Slice8(crc uint64, p []byte) uint64 {
 	for len(p) >= 8 {
-		crc ^= uint64(p[0]) | uint64(p[1])<<8 | uint64(p[2])<<16 | uint64(p[3])<<24 |
-			uint64(p[4])<<32 | uint64(p[5])<<40 | uint64(p[6])<<48 | uint64(p[7])<<56
-		crc = crc64Tab[7][crc&0xff] ^ crc64Tab[6][crc>>8&0xff] ^ crc64Tab[5][crc>>16&0xff] ^
-			crc64Tab[4][crc>>24&0xff] ^ crc64Tab[3][crc>>32&0xff] ^ crc64Tab[2][crc>>40&0xff] ^
-			crc64Tab[1][crc>>48&0xff] ^ crc64Tab[0][crc>>56]
+		crc = crc64Step8(crc, p[:8])
 		p = p[8:]
 	}
 	for _, b := range p {
 		crc = crc64Tab[0][byte(crc)^b] ^ crc>>8
 	}
 	return crc
+}
+
+// gfMul multiplies two polynomials modulo P in the reflected bit order of
+// the CRC (bit 63 is x^0), as zlib's multmodp.
+func gfMul(a, b uint64) uint64 {
+	var p uint64
+	for m := uint64(1) << 63; m != 0; m >>= 1 {
+		if a&m != 0 {
+			p ^= b
+			if a&(m-1) == 0 {
+				break
+			}
+		}
+		if b&1 != 0 {
+			b = b>>1 ^ crc64Poly
+		} else {
+			b >>= 1
+		}
+	}
+	return p
 }
 
 // CRC64 returns the CRC-64/Jones checksum of p, as used by RDB files and

@@ -76,12 +76,15 @@
 //
 // # Decoding guarantees
 //
-// Load streams: it holds at most one value in memory. Truncated, corrupt
-// or unsupported input returns a *CorruptError with the byte offset and
-// never panics. Declared lengths are checked against the remaining input
-// when it is known (bytes.Reader and similar) and otherwise memory is
-// allocated in 64 KiB steps as data actually arrives; LZF expansion is
-// bounded by the format's maximum ratio. Duplicate set members, hash
+// Load streams: it holds at most one value in memory, decoding in place in
+// its read-ahead buffer; the Entry passed to the Handler (key, string
+// value, collection elements) points into reused buffers, valid until the
+// call returns. From a *bufio.Reader it consumes exactly the file's bytes.
+// Truncated, corrupt or unsupported input returns a *CorruptError with the
+// byte offset and never panics. Declared lengths are checked against the
+// remaining input when it is known (bytes.Reader and similar) and
+// otherwise memory is allocated in 64 KiB steps as data actually arrives;
+// LZF expansion is bounded by the format's maximum ratio. Duplicate set members, hash
 // fields or zset members and NaN scores are rejected, as Redis does.
 // Sorted sets are returned in ascending (score, member) order; lists, sets
 // and hashes in file order. Empty collections are passed through (Redis

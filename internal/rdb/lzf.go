@@ -1,6 +1,9 @@
 package rdb
 
-import "errors"
+import (
+	"errors"
+	"sync"
+)
 
 // LZF block format (as used for RDB_ENC_LZF strings):
 //
@@ -29,8 +32,51 @@ func LZFCompress(src []byte, maxOut int) []byte {
 	if maxOut <= 0 {
 		maxOut = len(src) + len(src)/32 + 2
 	}
-	var htab [1 << lzfHLog]int32
-	out := make([]byte, 0, min(maxOut, len(src)))
+	st := lzfPool.Get().(*lzfState)
+	c := lzfCompressInto(make([]byte, 0, min(maxOut, len(src))), src, maxOut, &st.htab)
+	lzfPool.Put(st)
+	return c
+}
+
+// lzfState is the reusable state of lzfCompressInto: its hash table (never
+// cleared: see lzfCompressInto) and an output buffer.
+type lzfState struct {
+	htab [1 << lzfHLog]int32
+	out  []byte
+}
+
+var lzfPool = sync.Pool{New: func() any { return new(lzfState) }}
+
+// appendLZF appends src as an LZF-encoded string (0xC3, compressed length,
+// length, data) to b if the compressed form is at most maxOut bytes, using
+// pooled state (no allocation in the steady state).
+func appendLZF(b, src []byte, maxOut int) ([]byte, bool) {
+	st := lzfPool.Get().(*lzfState)
+	c := lzfCompressInto(st.out[:0], src, maxOut, &st.htab)
+	if c != nil {
+		b = append(b, 0xC3)
+		b = appendLen(b, uint64(len(c)))
+		b = appendLen(b, uint64(len(src)))
+		b = append(b, c...)
+		if cap(c) <= 1<<20 {
+			st.out = c[:0]
+		}
+	}
+	lzfPool.Put(st)
+	return b, c != nil
+}
+
+// lzfCompressInto compresses src into dst[:0] (nil if longer than maxOut).
+//
+// htab maps a hash of 3 bytes to 1 + the last position having it. It need
+// not be cleared between calls: every position before i is inserted during
+// this call before i is looked up, so an entry left over from an earlier
+// input can only survive for a hash no earlier position of src has, and
+// then the bytes at that position can't match (the candidate is always
+// verified, and checked to be before i). So the output is the same as
+// with a fresh table.
+func lzfCompressInto(dst, src []byte, maxOut int, htab *[1 << lzfHLog]int32) []byte {
+	out := dst[:0]
 	litStart := 0 // start of the pending literal run
 	flushLit := func(end int) bool {
 		for litStart < end {
@@ -49,7 +95,7 @@ func LZFCompress(src []byte, maxOut int) []byte {
 		h := (uint32(src[i])<<16 | uint32(src[i+1])<<8 | uint32(src[i+2])) * 2654435761 >> (32 - lzfHLog)
 		ref := int(htab[h]) - 1
 		htab[h] = int32(i + 1)
-		if ref >= 0 && i-ref <= lzfMaxOff && src[ref] == src[i] && src[ref+1] == src[i+1] && src[ref+2] == src[i+2] {
+		if ref >= 0 && ref < i && i-ref <= lzfMaxOff && src[ref] == src[i] && src[ref+1] == src[i+1] && src[ref+2] == src[i+2] {
 			n := 3
 			maxN := min(lzfMaxRef, len(src)-i)
 			for n < maxN && src[ref+n] == src[i+n] {
@@ -91,6 +137,15 @@ func LZFCompress(src []byte, maxOut int) []byte {
 
 // LZFDecompress decompresses src, which must expand to exactly outLen bytes.
 func LZFDecompress(src []byte, outLen int) ([]byte, error) {
+	if outLen < 0 || outLen > len(src)*88+32 {
+		return nil, errLZF
+	}
+	return lzfDecompressInto(make([]byte, 0, outLen), src, outLen)
+}
+
+// lzfDecompressInto is LZFDecompress appending to dst[:0], which should
+// have capacity for outLen bytes.
+func lzfDecompressInto(dst, src []byte, outLen int) ([]byte, error) {
 	if outLen < 0 {
 		return nil, errLZF
 	}
@@ -98,7 +153,10 @@ func LZFDecompress(src []byte, outLen int) ([]byte, error) {
 	if outLen > len(src)*88+32 {
 		return nil, errLZF
 	}
-	out := make([]byte, 0, outLen)
+	out := dst[:0]
+	if cap(out) < outLen {
+		out = make([]byte, 0, outLen)
+	}
 	for i := 0; i < len(src); {
 		c := int(src[i])
 		i++
@@ -128,7 +186,11 @@ func LZFDecompress(src []byte, outLen int) ([]byte, error) {
 		if ref < 0 || len(out)+n > outLen {
 			return nil, errLZF
 		}
-		for k := 0; k < n; k++ { // may overlap: copy byte by byte
+		if len(out)-ref >= n { // no overlap
+			out = append(out, out[ref:ref+n]...)
+			continue
+		}
+		for k := 0; k < n; k++ { // overlapping: copy byte by byte
 			out = append(out, out[ref+k])
 		}
 	}

@@ -173,13 +173,20 @@ func backlenSize(l int) int {
 // in decimal form. The whole structure is validated.
 func ListpackDecode(b []byte) ([][]byte, error) {
 	var out [][]byte
-	err := listpackEach(b, func(e []byte) error { out = append(out, e); return nil })
+	err := listpackEach(b, func(e []byte, tmp bool) error {
+		if tmp {
+			e = slices.Clone(e)
+		}
+		out = append(out, e)
+		return nil
+	})
 	return out, err
 }
 
 // listpackEach validates b and calls fn for each element. Element slices
-// alias b unless the element is an integer.
-func listpackEach(b []byte, fn func([]byte) error) error {
+// alias b, except integers, which are formatted into a scratch buffer
+// valid only during the call (tmp is true).
+func listpackEach(b []byte, fn func(e []byte, tmp bool) error) error {
 	if len(b) < lpHeaderSize+1 || int(binary.LittleEndian.Uint32(b)) != len(b) || b[len(b)-1] != 0xFF {
 		return errPacked
 	}
@@ -271,11 +278,10 @@ func listpackEach(b []byte, fn func([]byte) error) error {
 		}
 		if isInt {
 			elem = strconv.AppendInt(num[:0], iv, 10)
-			elem = slices.Clone(elem)
 		} else {
 			elem = b[p+hdr : p+hdr+dlen : p+hdr+dlen]
 		}
-		if err := fn(elem); err != nil {
+		if err := fn(elem, isInt); err != nil {
 			return err
 		}
 		n++
@@ -354,11 +360,18 @@ func ZiplistEncode(elems [][]byte) []byte {
 // ZiplistDecode returns the elements of a ziplist (integers in decimal).
 func ZiplistDecode(b []byte) ([][]byte, error) {
 	var out [][]byte
-	err := ziplistEach(b, func(e []byte) error { out = append(out, e); return nil })
+	err := ziplistEach(b, func(e []byte, tmp bool) error {
+		if tmp {
+			e = slices.Clone(e)
+		}
+		out = append(out, e)
+		return nil
+	})
 	return out, err
 }
 
-func ziplistEach(b []byte, fn func([]byte) error) error {
+// ziplistEach validates b and calls fn for each element, like listpackEach.
+func ziplistEach(b []byte, fn func(e []byte, tmp bool) error) error {
 	if len(b) < 11 || int(binary.LittleEndian.Uint32(b)) != len(b) || b[len(b)-1] != 0xFF {
 		return errPacked
 	}
@@ -366,8 +379,10 @@ func ziplistEach(b []byte, fn func([]byte) error) error {
 	tail := int(binary.LittleEndian.Uint32(b[4:]))
 	end := len(b) - 1
 	p, prev, last, n := 10, 0, 10, 0
+	var num [20]byte
 	for p < end {
 		start := p
+		isInt := false
 		var pl int
 		if b[p] < 254 {
 			pl = int(b[p])
@@ -457,9 +472,10 @@ func ziplistEach(b []byte, fn func([]byte) error) error {
 			default:
 				return errPacked
 			}
-			elem = strconv.AppendInt(nil, v, 10)
+			elem = strconv.AppendInt(num[:0], v, 10)
+			isInt = true
 		}
-		if err := fn(elem); err != nil {
+		if err := fn(elem, isInt); err != nil {
 			return err
 		}
 		prev = p - start
@@ -516,12 +532,26 @@ func IntsetDecode(b []byte) ([]int64, error) {
 	if len(b) < 8 {
 		return nil, errPacked
 	}
+	out := make([]int64, 0, (len(b)-8)/2)
+	if err := intsetEach(b, func(x int64) { out = append(out, x) }); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// intsetEach validates the intset b (width, length, strictly ascending
+// members) and calls fn for each member. fn may be called before an error
+// further on is detected.
+func intsetEach(b []byte, fn func(x int64)) error {
+	if len(b) < 8 {
+		return errPacked
+	}
 	w := binary.LittleEndian.Uint32(b)
 	n := uint64(binary.LittleEndian.Uint32(b[4:]))
 	if (w != 2 && w != 4 && w != 8) || 8+n*uint64(w) != uint64(len(b)) {
-		return nil, errPacked
+		return errPacked
 	}
-	out := make([]int64, 0, n)
+	var prev int64
 	for i := 0; i < int(n); i++ {
 		p := b[8+i*int(w):]
 		var x int64
@@ -533,12 +563,13 @@ func IntsetDecode(b []byte) ([]int64, error) {
 		default:
 			x = int64(binary.LittleEndian.Uint64(p))
 		}
-		if i > 0 && x <= out[i-1] {
-			return nil, errPacked
+		if i > 0 && x <= prev {
+			return errPacked
 		}
-		out = append(out, x)
+		prev = x
+		fn(x)
 	}
-	return out, nil
+	return nil
 }
 
 // ---------------------------------------------------------------------------

@@ -10,69 +10,180 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"unsafe"
 )
 
 const chunkSize = 64 << 10
 
-// reader is the low-level RDB input: it tracks the offset and the running
-// CRC64 of every byte consumed, and never allocates more than chunkSize
-// ahead of the data actually read (or the known remaining size).
+// readBufSize is the read-ahead of Load when the caller's reader is not a
+// *bufio.Reader.
+const readBufSize = 256 << 10
+
+// reader is the low-level RDB input. It decodes straight out of a window of
+// buffered input (bufio.Reader.Peek), so strings that fit in the buffer are
+// handed out as views without copying, and the CRC64 is computed in bulk
+// over each consumed window rather than per item. It never allocates more
+// than chunkSize ahead of the data actually read (or the known remaining
+// size), and it consumes from a caller's *bufio.Reader exactly the bytes it
+// decoded.
 type reader struct {
-	br    *bufio.Reader
-	pos   int64
-	crc   uint64
-	limit int64 // total input size if known, else -1
+	br    *bufio.Reader // nil: win is the whole input
+	win   []byte        // buffered input; win[off:] is unread
+	off   int
+	base  int64  // input offset of win[0]
+	crc   uint64 // CRC64 of the input before win[0]
+	limit int64  // total input size if known, else -1
 	num   [24]byte
+	ibuf  [24]byte // integer-encoded strings returned as views
+	lzf   []byte   // decompressed strings returned as views
+	key   []byte   // the current key, copied out of the window
+	ar    arena    // collection elements of the current value
+	dups  map[string]struct{}
+	// scratch slices reused for the values of successive keys
+	sList, sSet [][]byte
+	sZSet       []ZMember
+	sHash       []HashField
 }
 
 func newReader(r io.Reader, limit int64) *reader {
 	br, ok := r.(*bufio.Reader)
 	if !ok {
-		br = bufio.NewReaderSize(r, chunkSize)
+		br = bufio.NewReaderSize(r, readBufSize)
 	}
 	return &reader{br: br, limit: limit}
 }
 
-func (r *reader) corrupt(format string, args ...any) error {
-	return &CorruptError{Offset: r.pos, Reason: fmt.Sprintf(format, args...)}
+// newBytesReader decodes b in place (no copy, no read-ahead buffer).
+func newBytesReader(b []byte) *reader {
+	return &reader{win: b, limit: int64(len(b))}
 }
 
-func (r *reader) eof(what string, err error) error {
-	if err == io.EOF || err == io.ErrUnexpectedEOF {
-		return &CorruptError{Offset: r.pos, Reason: "unexpected EOF reading " + what, Err: io.ErrUnexpectedEOF}
+// pos is the offset of the next unread byte.
+func (r *reader) pos() int64 { return r.base + int64(r.off) }
+
+// sum is the CRC64 of everything consumed so far.
+func (r *reader) sum() uint64 { return CRC64Update(r.crc, r.win[:r.off]) }
+
+// maxView is the longest string that can be returned as a view.
+func (r *reader) maxView() int {
+	if r.br == nil {
+		return math.MaxInt
 	}
-	return &CorruptError{Offset: r.pos, Reason: "read error reading " + what + ": " + err.Error(), Err: err}
+	return r.br.Size()
+}
+
+// fill makes at least n (<= maxView) unread bytes available in the window,
+// first discarding (and checksumming) what was consumed. On a short input
+// the window holds what there is and the error is returned.
+func (r *reader) fill(n int) error {
+	if r.br == nil {
+		return io.ErrUnexpectedEOF
+	}
+	r.release()
+	p, err := r.br.Peek(n)
+	if len(p) < n {
+		r.win = p
+		if err == nil {
+			err = io.ErrUnexpectedEOF
+		}
+		return err
+	}
+	r.win, _ = r.br.Peek(r.br.Buffered())
+	return nil
+}
+
+// release hands the consumed bytes back to the bufio.Reader.
+func (r *reader) release() {
+	if r.off == 0 || r.br == nil {
+		return
+	}
+	r.crc = CRC64Update(r.crc, r.win[:r.off])
+	r.br.Discard(r.off)
+	r.base += int64(r.off)
+	r.win = r.win[r.off:]
+	r.off = 0
+}
+
+func (r *reader) corrupt(format string, args ...any) error {
+	return &CorruptError{Offset: r.pos(), Reason: fmt.Sprintf(format, args...)}
+}
+
+func (r *reader) eof(what string, err error) error { return r.eofX(what, "", err) }
+
+func (r *reader) eofX(what, sfx string, err error) error {
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return &CorruptError{Offset: r.pos(), Reason: "unexpected EOF reading " + what + sfx, Err: io.ErrUnexpectedEOF}
+	}
+	return &CorruptError{Offset: r.pos(), Reason: "read error reading " + what + sfx + ": " + err.Error(), Err: err}
 }
 
 func (r *reader) unsupported(what string) error {
-	return &CorruptError{Offset: r.pos, Reason: "unsupported " + what, Err: ErrUnsupported}
+	return &CorruptError{Offset: r.pos(), Reason: "unsupported " + what, Err: ErrUnsupported}
 }
 
 func (r *reader) readByte(what string) (byte, error) {
-	c, err := r.br.ReadByte()
-	if err != nil {
+	if r.off < len(r.win) {
+		c := r.win[r.off]
+		r.off++
+		return c, nil
+	}
+	if err := r.fill(1); err != nil {
 		return 0, r.eof(what, err)
 	}
-	r.pos++
-	r.crc = crc64Tab[0][byte(r.crc)^c] ^ r.crc>>8
+	c := r.win[r.off]
+	r.off++
 	return c, nil
+}
+
+// next returns the next n (<= maxView) bytes as a view valid until the
+// next read.
+func (r *reader) next(n int, what string) ([]byte, error) {
+	p, err := r.nextRaw(n)
+	if err != nil {
+		return nil, r.eof(what, err)
+	}
+	return p, nil
+}
+
+// nextRaw is next returning the input's error as is.
+func (r *reader) nextRaw(n int) ([]byte, error) {
+	if len(r.win)-r.off < n {
+		if err := r.fill(n); err != nil {
+			r.off = len(r.win)
+			return nil, err
+		}
+	}
+	p := r.win[r.off : r.off+n : r.off+n]
+	r.off += n
+	return p, nil
 }
 
 // readInto fills p completely.
 func (r *reader) readInto(p []byte, what string) error {
-	n, err := io.ReadFull(r.br, p)
-	r.crc = CRC64Update(r.crc, p[:n])
-	r.pos += int64(n)
-	if err != nil {
-		return r.eof(what, err)
+	for len(p) > 0 {
+		if r.off >= len(r.win) {
+			if err := r.fill(1); err != nil {
+				return r.eof(what, err)
+			}
+		}
+		n := copy(p, r.win[r.off:])
+		r.off += n
+		p = p[n:]
+	}
+	return nil
+}
+
+func (r *reader) checkRemaining(n uint64, what string) error {
+	if r.limit >= 0 && n > uint64(r.limit-r.pos()) {
+		return r.corrupt("%s length %d exceeds remaining input", what, n)
 	}
 	return nil
 }
 
 // readBytes returns n freshly allocated bytes.
 func (r *reader) readBytes(n uint64, what string) ([]byte, error) {
-	if r.limit >= 0 && n > uint64(r.limit-r.pos) {
-		return nil, r.corrupt("%s length %d exceeds remaining input", what, n)
+	if err := r.checkRemaining(n, what); err != nil {
+		return nil, err
 	}
 	if n <= chunkSize {
 		p := make([]byte, n)
@@ -91,90 +202,186 @@ func (r *reader) readBytes(n uint64, what string) ([]byte, error) {
 	return p, nil
 }
 
+// strMode says how long a string returned by readStr stays valid.
+type strMode uint8
+
+const (
+	strView  strMode = iota // until the next read (may alias the input buffer)
+	strArena                // until the arena is reset (the end of the key)
+	strFresh                // newly allocated, owned by the caller
+)
+
+// readRaw reads n bytes of a plain string.
+func (r *reader) readRaw(n uint64, what string, m strMode) ([]byte, error) {
+	switch m {
+	case strView:
+		if n <= uint64(r.maxView()) {
+			if err := r.checkRemaining(n, what); err != nil {
+				return nil, err
+			}
+			return r.next(int(n), what)
+		}
+	case strArena:
+		if n <= arenaMax {
+			if err := r.checkRemaining(n, what); err != nil {
+				return nil, err
+			}
+			p := r.ar.alloc(int(n))
+			return p, r.readInto(p, what)
+		}
+	}
+	return r.readBytes(n, what)
+}
+
 // readLen reads a length. If the value is a special string encoding,
 // enc is true and n holds the encoding type.
 func (r *reader) readLen(what string) (n uint64, enc bool, err error) {
-	c, err := r.readByte(what)
-	if err != nil {
-		return 0, false, err
+	return r.readLenX(what, "")
+}
+
+// readLenX is readLen for the item named what+sfx (concatenated only for
+// an error message).
+func (r *reader) readLenX(what, sfx string) (n uint64, enc bool, err error) {
+	if len(r.win)-r.off >= 9 {
+		b := r.win[r.off : r.off+9]
+		c := b[0]
+		switch c >> 6 {
+		case 0:
+			r.off++
+			return uint64(c & 0x3f), false, nil
+		case 1:
+			r.off += 2
+			return uint64(c&0x3f)<<8 | uint64(b[1]), false, nil
+		case 3:
+			r.off++
+			return uint64(c & 0x3f), true, nil
+		}
+		switch c {
+		case 0x80:
+			r.off += 5
+			return uint64(binary.BigEndian.Uint32(b[1:5])), false, nil
+		case 0x81:
+			r.off += 9
+			return binary.BigEndian.Uint64(b[1:9]), false, nil
+		}
+		r.off++
+		return 0, false, r.corrupt("bad length encoding 0x%02x reading %s%s", c, what, sfx)
 	}
+	b, err := r.nextRaw(1)
+	if err != nil {
+		return 0, false, r.eofX(what, sfx, err)
+	}
+	c := b[0]
 	switch c >> 6 {
 	case 0:
 		return uint64(c & 0x3f), false, nil
 	case 1:
-		c2, err := r.readByte(what)
+		b, err := r.nextRaw(1)
 		if err != nil {
-			return 0, false, err
+			return 0, false, r.eofX(what, sfx, err)
 		}
-		return uint64(c&0x3f)<<8 | uint64(c2), false, nil
+		return uint64(c&0x3f)<<8 | uint64(b[0]), false, nil
 	case 3:
 		return uint64(c & 0x3f), true, nil
 	}
 	switch c {
 	case 0x80:
-		if err := r.readInto(r.num[:4], what); err != nil {
-			return 0, false, err
+		b, err := r.nextRaw(4)
+		if err != nil {
+			return 0, false, r.eofX(what, sfx, err)
 		}
-		return uint64(binary.BigEndian.Uint32(r.num[:4])), false, nil
+		return uint64(binary.BigEndian.Uint32(b)), false, nil
 	case 0x81:
-		if err := r.readInto(r.num[:8], what); err != nil {
-			return 0, false, err
+		b, err := r.nextRaw(8)
+		if err != nil {
+			return 0, false, r.eofX(what, sfx, err)
 		}
-		return binary.BigEndian.Uint64(r.num[:8]), false, nil
+		return binary.BigEndian.Uint64(b), false, nil
 	}
-	return 0, false, r.corrupt("bad length encoding 0x%02x reading %s", c, what)
+	return 0, false, r.corrupt("bad length encoding 0x%02x reading %s%s", c, what, sfx)
 }
 
 func (r *reader) readPlainLen(what string) (uint64, error) {
-	n, enc, err := r.readLen(what)
+	return r.readPlainLenX(what, "")
+}
+
+func (r *reader) readPlainLenX(what, sfx string) (uint64, error) {
+	n, enc, err := r.readLenX(what, sfx)
 	if err == nil && enc {
-		err = r.corrupt("unexpected string encoding reading %s", what)
+		err = r.corrupt("unexpected string encoding reading %s%s", what, sfx)
 	}
 	return n, err
 }
 
-// readString reads a (possibly integer- or LZF-encoded) string.
-func (r *reader) readString(what string) ([]byte, error) {
-	n, enc, err := r.readLen(what + " length")
+// readString reads a (possibly integer- or LZF-encoded) string into a
+// new allocation.
+func (r *reader) readString(what string) ([]byte, error) { return r.readStr(what, strFresh) }
+
+// readStr reads a (possibly integer- or LZF-encoded) string, valid as long
+// as mode m says.
+func (r *reader) readStr(what string, m strMode) ([]byte, error) {
+	n, enc, err := r.readLenX(what, " length")
 	if err != nil {
 		return nil, err
 	}
 	if !enc {
-		return r.readBytes(n, what)
+		return r.readRaw(n, what, m)
 	}
 	switch n {
 	case 0, 1, 2:
 		w := 1 << n
-		if err := r.readInto(r.num[:w], what); err != nil {
+		b, err := r.next(w, what)
+		if err != nil {
 			return nil, err
 		}
 		var v int64
 		switch w {
 		case 1:
-			v = int64(int8(r.num[0]))
+			v = int64(int8(b[0]))
 		case 2:
-			v = int64(int16(binary.LittleEndian.Uint16(r.num[:2])))
+			v = int64(int16(binary.LittleEndian.Uint16(b)))
 		default:
-			v = int64(int32(binary.LittleEndian.Uint32(r.num[:4])))
+			v = int64(int32(binary.LittleEndian.Uint32(b)))
+		}
+		switch m {
+		case strView:
+			return strconv.AppendInt(r.ibuf[:0], v, 10), nil
+		case strArena:
+			s := strconv.AppendInt(r.ibuf[:0], v, 10)
+			p := r.ar.alloc(len(s))
+			copy(p, s)
+			return p, nil
 		}
 		return strconv.AppendInt(nil, v, 10), nil
 	case 3:
-		clen, err := r.readPlainLen(what + " compressed length")
+		clen, err := r.readPlainLenX(what, " compressed length")
 		if err != nil {
 			return nil, err
 		}
-		ulen, err := r.readPlainLen(what + " uncompressed length")
+		ulen, err := r.readPlainLenX(what, " uncompressed length")
 		if err != nil {
 			return nil, err
 		}
 		if ulen > clen*88+32 || ulen > math.MaxInt32*16 {
 			return nil, r.corrupt("LZF %s: uncompressed length %d impossible for %d compressed bytes", what, ulen, clen)
 		}
-		c, err := r.readBytes(clen, what)
+		c, err := r.readRaw(clen, what, strView)
 		if err != nil {
 			return nil, err
 		}
-		out, err := LZFDecompress(c, int(ulen))
+		var dst []byte
+		switch {
+		case m == strView:
+			if uint64(cap(r.lzf)) < ulen {
+				r.lzf = make([]byte, 0, ulen)
+			}
+			dst = r.lzf[:0]
+		case m == strArena && ulen <= arenaMax:
+			dst = r.ar.alloc(int(ulen))[:0]
+		default:
+			dst = make([]byte, 0, ulen)
+		}
+		out, err := lzfDecompressInto(dst, c, int(ulen))
 		if err != nil {
 			return nil, r.corrupt("LZF %s: %v", what, err)
 		}
@@ -184,10 +391,11 @@ func (r *reader) readString(what string) ([]byte, error) {
 }
 
 func (r *reader) readUint64LE(what string) (uint64, error) {
-	if err := r.readInto(r.num[:8], what); err != nil {
+	b, err := r.next(8, what)
+	if err != nil {
 		return 0, err
 	}
-	return binary.LittleEndian.Uint64(r.num[:8]), nil
+	return binary.LittleEndian.Uint64(b), nil
 }
 
 // readOldDouble reads the ASCII score format of RDB_TYPE_ZSET.
@@ -218,14 +426,94 @@ func (r *reader) readOldDouble() (float64, error) {
 // capHint bounds preallocation by a declared element count.
 func capHint(n uint64) int { return int(min(n, 1024)) }
 
-type dupChecker map[string]struct{}
+// arena hands out the element bytes of one collection value from reused
+// blocks, so decoding a collection allocates nothing per element. It is
+// reset after each key (the Handler copies what it keeps).
+type arena struct {
+	blocks [][]byte
+	i      int
+}
 
-func (d dupChecker) add(b []byte) bool {
-	if _, ok := d[string(b)]; ok {
+const (
+	arenaBlock = 64 << 10
+	arenaMax   = 16 << 10 // larger strings get their own allocation
+)
+
+func (a *arena) alloc(n int) []byte {
+	for a.i < len(a.blocks) {
+		b := a.blocks[a.i]
+		if l := len(b); cap(b)-l >= n {
+			a.blocks[a.i] = b[:l+n]
+			return b[l : l+n : l+n]
+		}
+		a.i++
+	}
+	b := make([]byte, n, arenaBlock)
+	a.blocks = append(a.blocks, b)
+	a.i = len(a.blocks) - 1
+	return b[:n:n]
+}
+
+func (a *arena) reset() {
+	if len(a.blocks) == 0 {
+		return
+	}
+	for j := 0; j <= a.i && j < len(a.blocks); j++ {
+		a.blocks[j] = a.blocks[j][:0]
+	}
+	a.i = 0
+	// Keep at most 4 MiB for the next value.
+	if len(a.blocks) > 64 {
+		clear(a.blocks[64:])
+		a.blocks = a.blocks[:64]
+	}
+}
+
+// clone copies b into the arena.
+func (a *arena) clone(b []byte) []byte {
+	if len(b) > arenaMax {
+		return slices.Clone(b)
+	}
+	p := a.alloc(len(b))
+	copy(p, b)
+	return p
+}
+
+// hasDup reports whether two of the n strings key(0..n-1) are equal. The
+// strings must stay unchanged during the call.
+func (r *reader) hasDup(n int, key func(i int) []byte) bool {
+	if n <= 16 {
+		for i := 1; i < n; i++ {
+			ki := key(i)
+			for j := 0; j < i; j++ {
+				if bytes.Equal(ki, key(j)) {
+					return true
+				}
+			}
+		}
 		return false
 	}
-	d[string(b)] = struct{}{}
-	return true
+	m := r.dups
+	if m == nil {
+		m = make(map[string]struct{}, n)
+	}
+	dup := false
+	for i := 0; i < n; i++ {
+		k := key(i)
+		ks := unsafe.String(unsafe.SliceData(k), len(k))
+		if _, ok := m[ks]; ok {
+			dup = true
+			break
+		}
+		m[ks] = struct{}{}
+	}
+	if len(m) > 4096 {
+		r.dups = nil
+	} else {
+		clear(m)
+		r.dups = m
+	}
+	return dup
 }
 
 func parseScore(b []byte) (float64, bool) {
@@ -240,13 +528,19 @@ func parseScore(b []byte) (float64, bool) {
 	return f, true
 }
 
-// readObject decodes a value of on-disk type t into v (resetting it).
+// readObject decodes a value of on-disk type t into v. Strings are views
+// valid until the next read; collection elements live in the reader's
+// arena until it is reset. v's slices may reuse the reader's scratch.
 func (r *reader) readObject(t Type, v *Value) error {
-	*v = Value{}
+	if v.List != nil || v.Set != nil || v.ZSet != nil || v.Hash != nil {
+		*v = Value{}
+	} else {
+		v.Type, v.Str = 0, nil
+	}
 	switch t {
 	case TypeString:
 		v.Type = TypeString
-		s, err := r.readString("string value")
+		s, err := r.readStr("string value", strView)
 		v.Str = s
 		return err
 
@@ -256,14 +550,15 @@ func (r *reader) readObject(t Type, v *Value) error {
 		if err != nil {
 			return err
 		}
-		v.List = make([][]byte, 0, capHint(n))
+		v.List = slices.Grow(r.sList[:0], capHint(n))
 		for i := uint64(0); i < n; i++ {
-			s, err := r.readString("list element")
+			s, err := r.readStr("list element", strArena)
 			if err != nil {
 				return err
 			}
 			v.List = append(v.List, s)
 		}
+		r.sList = v.List
 		return nil
 
 	case TypeSet:
@@ -272,17 +567,17 @@ func (r *reader) readObject(t Type, v *Value) error {
 		if err != nil {
 			return err
 		}
-		v.Set = make([][]byte, 0, capHint(n))
-		d := make(dupChecker, capHint(n))
+		v.Set = slices.Grow(r.sSet[:0], capHint(n))
 		for i := uint64(0); i < n; i++ {
-			s, err := r.readString("set member")
+			s, err := r.readStr("set member", strArena)
 			if err != nil {
 				return err
 			}
-			if !d.add(s) {
-				return r.corrupt("duplicate set member")
-			}
 			v.Set = append(v.Set, s)
+		}
+		r.sSet = v.Set
+		if r.hasDup(len(v.Set), func(i int) []byte { return v.Set[i] }) {
+			return r.corrupt("duplicate set member")
 		}
 		return nil
 
@@ -292,10 +587,9 @@ func (r *reader) readObject(t Type, v *Value) error {
 		if err != nil {
 			return err
 		}
-		v.ZSet = make([]ZMember, 0, capHint(n))
-		d := make(dupChecker, capHint(n))
+		v.ZSet = slices.Grow(r.sZSet[:0], capHint(n))
 		for i := uint64(0); i < n; i++ {
-			m, err := r.readString("zset member")
+			m, err := r.readStr("zset member", strArena)
 			if err != nil {
 				return err
 			}
@@ -313,10 +607,11 @@ func (r *reader) readObject(t Type, v *Value) error {
 			if math.IsNaN(f) {
 				return r.corrupt("zset NaN score")
 			}
-			if !d.add(m) {
-				return r.corrupt("duplicate zset member")
-			}
 			v.ZSet = append(v.ZSet, ZMember{m, f})
+		}
+		r.sZSet = v.ZSet
+		if r.hasDup(len(v.ZSet), func(i int) []byte { return v.ZSet[i].Member }) {
+			return r.corrupt("duplicate zset member")
 		}
 		sortZSet(v.ZSet)
 		return nil
@@ -327,21 +622,21 @@ func (r *reader) readObject(t Type, v *Value) error {
 		if err != nil {
 			return err
 		}
-		v.Hash = make([]HashField, 0, capHint(n))
-		d := make(dupChecker, capHint(n))
+		v.Hash = slices.Grow(r.sHash[:0], capHint(n))
 		for i := uint64(0); i < n; i++ {
-			f, err := r.readString("hash field")
+			f, err := r.readStr("hash field", strArena)
 			if err != nil {
 				return err
 			}
-			val, err := r.readString("hash value")
+			val, err := r.readStr("hash value", strArena)
 			if err != nil {
 				return err
-			}
-			if !d.add(f) {
-				return r.corrupt("duplicate hash field")
 			}
 			v.Hash = append(v.Hash, HashField{f, val})
+		}
+		r.sHash = v.Hash
+		if r.hasDup(len(v.Hash), func(i int) []byte { return v.Hash[i].Field }) {
+			return r.corrupt("duplicate hash field")
 		}
 		return nil
 
@@ -351,6 +646,14 @@ func (r *reader) readObject(t Type, v *Value) error {
 		if err != nil {
 			return err
 		}
+		v.List = r.sList[:0]
+		add := func(e []byte, tmp bool) error {
+			if tmp {
+				e = r.ar.clone(e)
+			}
+			v.List = append(v.List, e)
+			return nil
+		}
 		for i := uint64(0); i < n; i++ {
 			container := uint64(2)
 			if t == TypeListQuicklist2 {
@@ -358,7 +661,7 @@ func (r *reader) readObject(t Type, v *Value) error {
 					return err
 				}
 			}
-			blob, err := r.readString("quicklist node")
+			blob, err := r.readStr("quicklist node", strArena)
 			if err != nil {
 				return err
 			}
@@ -368,54 +671,72 @@ func (r *reader) readObject(t Type, v *Value) error {
 			case container != 2:
 				return r.corrupt("bad quicklist container %d", container)
 			case t == TypeListQuicklist:
-				err = ziplistEach(blob, func(e []byte) error { v.List = append(v.List, e); return nil })
+				err = ziplistEach(blob, add)
 			default:
-				err = listpackEach(blob, func(e []byte) error { v.List = append(v.List, e); return nil })
+				err = listpackEach(blob, add)
 			}
 			if err != nil {
 				return r.corrupt("bad quicklist node: %v", err)
 			}
 		}
+		r.sList = v.List
 		return nil
 
 	case TypeListZiplist:
 		v.Type = TypeList
-		return r.packed(t, "ziplist", func(e []byte) error { v.List = append(v.List, e); return nil })
+		v.List = r.sList[:0]
+		err := r.packed(t, "ziplist", func(e []byte, tmp bool) error {
+			if tmp {
+				e = r.ar.clone(e)
+			}
+			v.List = append(v.List, e)
+			return nil
+		})
+		r.sList = v.List
+		return err
 
 	case TypeSetIntset:
 		v.Type = TypeSet
-		blob, err := r.readString("intset")
+		blob, err := r.readStr("intset", strView)
 		if err != nil {
 			return err
 		}
-		ints, err := IntsetDecode(blob)
+		v.Set = r.sSet[:0]
+		err = intsetEach(blob, func(x int64) {
+			v.Set = append(v.Set, r.ar.clone(strconv.AppendInt(r.num[:0], x, 10)))
+		})
+		r.sSet = v.Set
 		if err != nil {
 			return r.corrupt("bad intset")
-		}
-		v.Set = make([][]byte, len(ints))
-		for i, x := range ints {
-			v.Set[i] = strconv.AppendInt(nil, x, 10)
 		}
 		return nil
 
 	case TypeSetListpack:
 		v.Type = TypeSet
-		d := dupChecker{}
-		return r.packed(t, "listpack", func(e []byte) error {
-			if !d.add(e) {
-				return errors.New("duplicate set member")
+		v.Set = r.sSet[:0]
+		err := r.packed(t, "listpack", func(e []byte, tmp bool) error {
+			if tmp {
+				e = r.ar.clone(e)
 			}
 			v.Set = append(v.Set, e)
 			return nil
 		})
+		r.sSet = v.Set
+		if err == nil && r.hasDup(len(v.Set), func(i int) []byte { return v.Set[i] }) {
+			err = r.corrupt("bad listpack: duplicate set member")
+		}
+		return err
 
 	case TypeZSetZiplist, TypeZSetListpack:
 		v.Type = TypeZSet
-		d := dupChecker{}
+		v.ZSet = r.sZSet[:0]
 		var member []byte
 		odd := false
-		err := r.packed(t, "packed zset", func(e []byte) error {
+		err := r.packed(t, "packed zset", func(e []byte, tmp bool) error {
 			if !odd {
+				if tmp {
+					e = r.ar.clone(e)
+				}
 				member, odd = e, true
 				return nil
 			}
@@ -424,43 +745,48 @@ func (r *reader) readObject(t Type, v *Value) error {
 			if !ok || math.IsNaN(f) {
 				return fmt.Errorf("bad zset score %q", e)
 			}
-			if !d.add(member) {
-				return errors.New("duplicate zset member")
-			}
 			v.ZSet = append(v.ZSet, ZMember{member, f})
 			return nil
 		})
+		r.sZSet = v.ZSet
 		if err == nil && odd {
 			err = r.corrupt("packed zset with odd element count")
+		}
+		if err == nil && r.hasDup(len(v.ZSet), func(i int) []byte { return v.ZSet[i].Member }) {
+			err = r.corrupt("bad packed zset: duplicate zset member")
 		}
 		sortZSet(v.ZSet)
 		return err
 
 	case TypeHashZiplist, TypeHashListpack:
 		v.Type = TypeHash
-		d := dupChecker{}
+		v.Hash = r.sHash[:0]
 		var field []byte
 		odd := false
-		err := r.packed(t, "packed hash", func(e []byte) error {
+		err := r.packed(t, "packed hash", func(e []byte, tmp bool) error {
+			if tmp {
+				e = r.ar.clone(e)
+			}
 			if !odd {
 				field, odd = e, true
 				return nil
 			}
 			odd = false
-			if !d.add(field) {
-				return errors.New("duplicate hash field")
-			}
 			v.Hash = append(v.Hash, HashField{field, e})
 			return nil
 		})
+		r.sHash = v.Hash
 		if err == nil && odd {
 			err = r.corrupt("packed hash with odd element count")
+		}
+		if err == nil && r.hasDup(len(v.Hash), func(i int) []byte { return v.Hash[i].Field }) {
+			err = r.corrupt("bad packed hash: duplicate hash field")
 		}
 		return err
 
 	case TypeHashZipmap:
 		v.Type = TypeHash
-		blob, err := r.readString("zipmap")
+		blob, err := r.readStr("zipmap", strArena)
 		if err != nil {
 			return err
 		}
@@ -468,11 +794,8 @@ func (r *reader) readObject(t Type, v *Value) error {
 		if err != nil {
 			return r.corrupt("bad zipmap")
 		}
-		d := dupChecker{}
-		for _, f := range fields {
-			if !d.add(f.Field) {
-				return r.corrupt("duplicate hash field")
-			}
+		if r.hasDup(len(fields), func(i int) []byte { return fields[i].Field }) {
+			return r.corrupt("duplicate hash field")
 		}
 		v.Hash = fields
 		return nil
@@ -486,9 +809,10 @@ func (r *reader) readObject(t Type, v *Value) error {
 }
 
 // packed reads a string holding a ziplist (for ziplist types) or listpack
-// and feeds its elements to fn.
-func (r *reader) packed(t Type, what string, fn func([]byte) error) error {
-	blob, err := r.readString(what)
+// and feeds its elements to fn (see listpackEach for tmp). The blob lives
+// in the arena, so elements that alias it stay valid for the key.
+func (r *reader) packed(t Type, what string, fn func(e []byte, tmp bool) error) error {
+	blob, err := r.readStr(what, strArena)
 	if err != nil {
 		return err
 	}
@@ -519,7 +843,8 @@ func sortZSet(z []ZMember) {
 // Load decodes an RDB file from r, streaming keys to h. It returns an
 // error (a *CorruptError for bad input, or the handler's error) unless the
 // whole file up to and including the EOF opcode and checksum was read and
-// the checksum, when non-zero, matched.
+// the checksum, when non-zero, matched. When r is a *bufio.Reader, exactly
+// the bytes of the RDB file are consumed from it.
 func Load(r io.Reader, h Handler) (*Info, error) {
 	limit := int64(-1)
 	if l, ok := r.(interface{ Len() int }); ok {
@@ -528,7 +853,8 @@ func Load(r io.Reader, h Handler) (*Info, error) {
 	rd := newReader(r, limit)
 	info := &Info{Aux: map[string]string{}}
 	err := rd.load(h, info)
-	info.BytesRead = rd.pos
+	info.BytesRead = rd.pos()
+	rd.release()
 	if err != nil {
 		return info, err
 	}
@@ -536,8 +862,8 @@ func Load(r io.Reader, h Handler) (*Info, error) {
 }
 
 func (rd *reader) load(h Handler, info *Info) error {
-	var hdr [9]byte
-	if err := rd.readInto(hdr[:], "header"); err != nil {
+	hdr, err := rd.next(9, "header")
+	if err != nil {
 		return err
 	}
 	if string(hdr[:5]) != "REDIS" {
@@ -567,10 +893,11 @@ func (rd *reader) load(h Handler, info *Info) error {
 			e.ExpireMs = int64(u)
 			continue
 		case opExpireTime:
-			if err := rd.readInto(rd.num[:4], "expire time"); err != nil {
+			b, err := rd.next(4, "expire time")
+			if err != nil {
 				return err
 			}
-			e.ExpireMs = int64(int32(binary.LittleEndian.Uint32(rd.num[:4]))) * 1000
+			e.ExpireMs = int64(int32(binary.LittleEndian.Uint32(b))) * 1000
 			continue
 		case opIdle:
 			n, err := rd.readPlainLen("idle time")
@@ -643,7 +970,7 @@ func (rd *reader) load(h Handler, info *Info) error {
 		case opModuleAux:
 			return rd.unsupported("opcode MODULE_AUX (module data)")
 		case opEOF:
-			sum := rd.crc
+			sum := rd.sum()
 			if ver >= 5 {
 				stored, err := rd.readUint64LE("checksum")
 				if err != nil {
@@ -652,19 +979,21 @@ func (rd *reader) load(h Handler, info *Info) error {
 				info.Checksum = stored
 				if stored != 0 {
 					if stored != sum {
-						return &CorruptError{Offset: rd.pos - 8, Reason: fmt.Sprintf("bad checksum (expected %016x, got %016x)", stored, sum)}
+						return &CorruptError{Offset: rd.pos() - 8, Reason: fmt.Sprintf("bad checksum (expected %016x, got %016x)", stored, sum)}
 					}
 					info.ChecksumVerified = true
 				}
 			}
 			return nil
 		}
-		// A key/value pair.
-		keyOff := rd.pos
-		key, err := rd.readString("key")
+		// A key/value pair. The key is copied out of the input window
+		// (reading the value may move it); a string value is a view.
+		keyOff := rd.pos()
+		key, err := rd.readStr("key", strView)
 		if err != nil {
 			return err
 		}
+		rd.key = append(rd.key[:0], key...)
 		if err := rd.readObject(Type(op), &e.Value); err != nil {
 			if ce, ok := err.(*CorruptError); ok && ce.Offset < keyOff {
 				ce.Offset = keyOff
@@ -672,10 +1001,11 @@ func (rd *reader) load(h Handler, info *Info) error {
 			return err
 		}
 		e.DB = db
-		e.Key = key
+		e.Key = rd.key
 		if err := h.Entry(e); err != nil {
 			return err
 		}
-		*e = Entry{LRUIdle: -1, LFUFreq: -1}
+		e.ExpireMs, e.LRUIdle, e.LFUFreq = 0, -1, -1
+		rd.ar.reset()
 	}
 }

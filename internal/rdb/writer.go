@@ -1,7 +1,6 @@
 package rdb
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -204,6 +203,31 @@ func (e *Encoder) Entry(ent *Entry) error {
 	return e.flush(false)
 }
 
+// StringEntry writes a string key of database db, like Entry with a
+// string Value and no LRU/LFU metadata, without building a Value.
+func (e *Encoder) StringEntry(db int, key, val []byte, expireMs int64) error {
+	if e.err != nil {
+		return e.err
+	}
+	if db != e.db {
+		if err := e.SelectDB(db); err != nil {
+			return err
+		}
+	}
+	b := e.buf
+	if expireMs != 0 {
+		b = append(b, opExpireTimeMs)
+		b = binary.LittleEndian.AppendUint64(b, uint64(expireMs))
+	}
+	b = append(b, byte(TypeString))
+	b = appendString(b, key, e.opt.Compress)
+	e.buf = appendString(b, val, e.opt.Compress)
+	if len(e.buf) < chunkSize {
+		return nil
+	}
+	return e.flush(false)
+}
+
 // Finish writes the EOF opcode and the checksum and flushes.
 func (e *Encoder) Finish() error {
 	if e.err != nil {
@@ -325,11 +349,8 @@ func appendString(b, s []byte, compress bool) []byte {
 		}
 	}
 	if compress && len(s) > 20 {
-		if c := LZFCompress(s, len(s)-4); c != nil {
-			b = append(b, 0xC3)
-			b = appendLen(b, uint64(len(c)))
-			b = appendLen(b, uint64(len(s)))
-			return append(b, c...)
+		if b, ok := appendLZF(b, s, len(s)-4); ok {
+			return b
 		}
 	}
 	b = appendLen(b, uint64(len(s)))
@@ -504,7 +525,8 @@ func (e *restoreError) Unwrap() []error { return []error{e.base, e.detail} }
 
 // RestoreValue decodes a DUMP payload. Version or checksum problems yield
 // an error matching ErrDumpPayload (errors.Is), undecodable data one
-// matching ErrBadDataFormat that also wraps the *CorruptError.
+// matching ErrBadDataFormat that also wraps the *CorruptError. The value's
+// byte slices may alias payload.
 func RestoreValue(payload []byte) (*Value, error) {
 	if len(payload) < 10 {
 		return nil, ErrDumpPayload
@@ -518,7 +540,7 @@ func RestoreValue(payload []byte) (*Value, error) {
 		return nil, ErrDumpPayload
 	}
 	data := body[:len(body)-2]
-	r := newReader(bytes.NewReader(data), int64(len(data)))
+	r := newBytesReader(data)
 	t, err := r.readByte("value type")
 	if err != nil {
 		return nil, &restoreError{ErrBadDataFormat, err}
@@ -527,8 +549,8 @@ func RestoreValue(payload []byte) (*Value, error) {
 	if err := r.readObject(Type(t), v); err != nil {
 		return nil, &restoreError{ErrBadDataFormat, err}
 	}
-	if r.pos != int64(len(data)) {
-		return nil, &restoreError{ErrBadDataFormat, r.corrupt("%d trailing bytes after value", int64(len(data))-r.pos)}
+	if r.pos() != int64(len(data)) {
+		return nil, &restoreError{ErrBadDataFormat, r.corrupt("%d trailing bytes after value", int64(len(data))-r.pos())}
 	}
 	return v, nil
 }

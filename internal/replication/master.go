@@ -1,19 +1,13 @@
 package replication
 
 import (
-	"bufio"
 	"fmt"
-	"io"
 	"net"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/vigil-kv/vigil/internal/commands"
-	"github.com/vigil-kv/vigil/internal/keyspace"
-	"github.com/vigil-kv/vigil/internal/persist"
 	"github.com/vigil-kv/vigil/internal/resp"
 	"github.com/vigil-kv/vigil/internal/server"
 )
@@ -27,6 +21,9 @@ type replState int
 
 const (
 	stateNone replState = iota
+	// stateWaitStart: waiting for a diskless sync to start (Redis's
+	// WAIT_BGSAVE_START; shown as wait_bgsave like Redis does).
+	stateWaitStart
 	stateWaitBgsave
 	stateSendBulk
 	stateOnline
@@ -34,7 +31,7 @@ const (
 
 func (s replState) String() string {
 	switch s {
-	case stateWaitBgsave:
+	case stateWaitStart, stateWaitBgsave:
 		return "wait_bgsave"
 	case stateSendBulk:
 		return "send_bulk"
@@ -52,7 +49,8 @@ type replicaConn struct {
 	capaEOF      bool
 	capaPSYNC2   bool
 	state        replState
-	pending      []byte // stream bytes produced while the snapshot is sent
+	psync        bool     // asked with PSYNC (SYNC gets no +FULLRESYNC)
+	job          *syncJob // the full sync it is part of (fullsync.go)
 	ackOff       int64
 	ackTime      time.Time
 	lastDataTime time.Time
@@ -60,15 +58,6 @@ type replicaConn struct {
 	// the replica's first REPLCONF ACK, so it can't arrive in the same read
 	// as the EOF mark (Redis 7's repl_start_cmd_stream_on_ack).
 	waitAck bool
-}
-
-func (r *replicaConn) send(buf []byte) {
-	switch r.state {
-	case stateOnline:
-		r.c.Push(buf)
-	case stateWaitBgsave, stateSendBulk:
-		r.pending = append(r.pending, buf...)
-	}
 }
 
 func replicaOf(c *server.Client) *replicaConn {
@@ -122,12 +111,7 @@ func replconfCommand(ctx *commands.Ctx) {
 				defer st.updateFailover()
 			}
 			if r.waitAck && r.state == stateSendBulk {
-				r.waitAck = false
-				r.state = stateOnline
-				if pend := r.pending; len(pend) > 0 {
-					r.pending = nil
-					c.Push(pend)
-				}
+				st.goOnline(r)
 			}
 			if st != nil {
 				st.checkWaiters()
@@ -240,134 +224,6 @@ func (r *replicaConn) desc() string {
 	return fmt.Sprintf("%s:%d", r.ip, r.port)
 }
 
-// startFullSync captures a snapshot now (lock held) and sends it from a
-// goroutine; stream bytes produced meanwhile wait in r.pending and follow
-// the snapshot, so the replica sees exactly the writes after the snapshot.
-func (st *State) startFullSync(r *replicaConn, psync bool) {
-	s := st.srv
-	s.IncrStat("sync_full")
-	snap := s.Keyspace().BeginSnapshot()
-	offset := st.offset
-	id := st.replID
-	// The next write must start with SELECT for this replica.
-	st.streamDB = -1
-	r.state = stateWaitBgsave
-	r.pending = nil
-	st.replicas = append(st.replicas, r)
-	ps := persist.Of(s)
-	var opt persist.WriteOptions
-	if ps != nil {
-		opt = ps.WriteOptionsFor()
-	} else {
-		opt = persist.WriteOptions{Checksum: true}
-	}
-	// The stream continues in repl-stream-db: ours starts with a SELECT
-	// (streamDB = -1 below), a proxied one is in our master's current DB.
-	streamDB := 0
-	if st.masterHost != "" && st.link != nil && st.link.fake != nil {
-		streamDB = st.link.fake.DB()
-	}
-	opt.Aux = [][2]string{{"repl-stream-db", strconv.Itoa(streamDB)}, {"repl-id", id}, {"repl-offset", strconv.FormatInt(offset, 10)}}
-	diskless := r.capaEOF && s.Cfg.Bool("repl-diskless-sync")
-	dir := s.Cfg.String("dir")
-	if diskless {
-		s.Log.Info(fmt.Sprintf("Replica %s asks for synchronization", r.desc()))
-		s.Log.Info("Starting BGSAVE for SYNC with target: replicas sockets")
-	} else {
-		s.Log.Info(fmt.Sprintf("Replica %s asks for synchronization", r.desc()))
-		s.Log.Info("Starting BGSAVE for SYNC with target: disk")
-	}
-	c := r.c
-	go func() {
-		err := st.sendSnapshot(c, snap, opt, psync, id, offset, diskless, dir)
-		s.Lock()
-		snap.Release()
-		if err != nil {
-			s.Log.Warn(fmt.Sprintf("Failed to send the snapshot to replica %s: %v", r.desc(), err))
-			st.removeReplica(r)
-			c.UnlockWriter()
-			c.Kill()
-			s.Unlock()
-			return
-		}
-		r.ackTime = time.Now()
-		c.UnlockWriter()
-		if diskless && r.capaPSYNC2 {
-			// The stream waits for the replica's first ACK.
-			r.state = stateSendBulk
-			r.waitAck = true
-		} else {
-			r.state = stateOnline
-			pend := r.pending
-			r.pending = nil
-			if len(pend) > 0 {
-				c.Push(pend)
-			}
-		}
-		s.Log.Info(fmt.Sprintf("Synchronization with replica %s succeeded", r.desc()))
-		s.Unlock()
-	}()
-}
-
-func (st *State) sendSnapshot(c *server.Client, snap *keyspace.Snapshot, opt persist.WriteOptions, psync bool, id string, offset int64, diskless bool, dir string) error {
-	c.LockWriter()
-	conn := c.Conn()
-	conn.SetWriteDeadline(time.Now().Add(time.Duration(st.srv.Cfg.Int("repl-timeout")) * time.Second * 6))
-	defer conn.SetWriteDeadline(time.Time{})
-	bw := bufio.NewWriterSize(conn, 1<<16)
-	if psync {
-		fmt.Fprintf(bw, "+FULLRESYNC %s %d\r\n", id, offset)
-	}
-	if diskless {
-		mark := newReplID()
-		fmt.Fprintf(bw, "$EOF:%s\r\n", mark)
-		if _, err := persist.WriteSnapshot(bw, snap, opt); err != nil {
-			return err
-		}
-		bw.WriteString(mark)
-		return bw.Flush()
-	}
-	tmp := filepath.Join(dir, fmt.Sprintf("temp-repl-%d-%d.rdb", os.Getpid(), time.Now().UnixNano()))
-	// While the file is written the replica hears a newline every second,
-	// which keeps its repl-timeout from firing (Redis does the same).
-	if err := bw.Flush(); err != nil {
-		return err
-	}
-	saved := make(chan error, 1)
-	go func() {
-		_, err := persist.SaveFile(tmp, snap, opt)
-		saved <- err
-	}()
-	tick := time.NewTicker(time.Second)
-	var err error
-wait:
-	for {
-		select {
-		case err = <-saved:
-			break wait
-		case <-tick.C:
-			conn.Write([]byte("\n"))
-		}
-	}
-	tick.Stop()
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	defer os.Remove(tmp)
-	f, err := os.Open(tmp)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	fi, _ := f.Stat()
-	fmt.Fprintf(bw, "$%d\r\n", fi.Size())
-	if _, err := io.Copy(bw, f); err != nil {
-		return err
-	}
-	return bw.Flush()
-}
-
 func (st *State) removeReplica(r *replicaConn) {
 	for i, x := range st.replicas {
 		if x == r {
@@ -375,7 +231,11 @@ func (st *State) removeReplica(r *replicaConn) {
 			break
 		}
 	}
+	if r.job != nil {
+		r.job.remove(r)
+	}
 	r.state = stateNone
+	r.waitAck = false
 }
 
 func init() {
@@ -402,6 +262,7 @@ func (st *State) masterCron() {
 	if len(st.replicas) == 0 {
 		return
 	}
+	st.jobsCron()
 	now := time.Now()
 	period := time.Duration(st.srv.Cfg.Int("repl-ping-replica-period")) * time.Second
 	if st.masterHost == "" && now.Sub(st.lastPing) >= period {

@@ -3,10 +3,13 @@ package replication
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -21,11 +24,11 @@ import (
 
 // The replica side: one goroutine per master link runs the handshake
 // (PING, AUTH, REPLCONF listening-port/ip-address/capa, PSYNC), loads the
-// snapshot on +FULLRESYNC into a fresh keyspace (the old data stays until
-// the new one loaded completely), then applies the stream through a
+// snapshot on +FULLRESYNC, then applies the stream through a
 // connection-less client flagged as master, proxying the exact bytes to its
 // own backlog and sub-replicas so chained replicas share the master's
-// offsets. It reconnects until REPLICAOF points elsewhere.
+// offsets. How the snapshot is loaded follows repl-diskless-load
+// (loadSnapshot). It reconnects until REPLICAOF points elsewhere.
 
 type masterLink struct {
 	st          *State
@@ -328,7 +331,20 @@ func (l *masterLink) session() error {
 	return l.stream(lc)
 }
 
-// loadSnapshot reads the RDB payload ($len or $EOF:mark) and swaps it in.
+// loadSnapshot reads the RDB payload ($len or $EOF:mark) and loads it as
+// repl-diskless-load says:
+//
+//   - disabled: the payload goes to a temporary file in dir first; once it
+//     is complete the old dataset is flushed, the file becomes dbfilename
+//     and is loaded (clients get -LOADING meanwhile). A failed transfer
+//     leaves the old data alone.
+//   - swapdb: parsed straight from the socket into a dataset off to the
+//     side, swapped in when complete (a failed load keeps the old one).
+//     When the master continues our own history (same replid) the old data
+//     is served meanwhile, subject to replica-serve-stale-data (Redis's
+//     async loading); otherwise clients get -LOADING.
+//   - on-empty-db: straight from the socket when our dataset is empty,
+//     else like disabled.
 func (l *masterLink) loadSnapshot(lc *lineConn, id string, off int64) error {
 	st := l.st
 	s := st.srv
@@ -358,18 +374,32 @@ func (l *masterLink) loadSnapshot(lc *lineConn, id string, off int64) error {
 	if !strings.HasPrefix(hdr, "$") {
 		return fmt.Errorf("Bad protocol from MASTER, the first byte is not '$' (we received '%s'), are you sure the host and port are right?", hdr)
 	}
+	s.Lock()
+	ks := s.Keyspace()
+	ndb := len(ks.DBs)
+	now := ks.Now
+	empty := true
+	for _, db := range ks.DBs {
+		if db.Len() > 0 {
+			empty = false
+			break
+		}
+	}
+	ourID := st.replID
+	s.Unlock()
+	mode := s.Cfg.String("repl-diskless-load")
+	direct := mode == "swapdb" || (mode == "on-empty-db" && empty)
+	target := "disk"
+	if direct {
+		target = "parser"
+	}
 	var payload io.Reader
 	if strings.HasPrefix(hdr, "$EOF:") {
-		// Diskless: the payload ends where the 40-byte mark appears. The
-		// RDB decoder reads ahead, so collect the payload first.
-		mark := []byte(hdr[5:])
-		s.Log.Info("MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to disk")
+		// The payload ends where the 40-byte mark appears; markReader stops
+		// there, leaving what follows (the stream) buffered.
+		s.Log.Info("MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to " + target)
 		l.syncTotal.Store(-1)
-		data, err := readUntilMark(lc, mark, timeout, &l.syncRead)
-		if err != nil {
-			return err
-		}
-		payload = bytes.NewReader(data)
+		payload = &markReader{br: lc.br, conn: lc.conn, timeout: timeout, mark: []byte(hdr[5:]), read: &l.syncRead}
 	} else {
 		n, err := strconv.ParseInt(hdr[1:], 10, 64)
 		if err != nil || n < 0 {
@@ -377,37 +407,69 @@ func (l *masterLink) loadSnapshot(lc *lineConn, id string, off int64) error {
 		}
 		l.syncTotal.Store(n)
 		payload = &deadlineReader{r: io.LimitReader(lc.br, n), conn: lc.conn, timeout: timeout, read: &l.syncRead}
-		s.Log.Info(fmt.Sprintf("MASTER <-> REPLICA sync: receiving %d bytes from master to disk", n))
+		s.Log.Info(fmt.Sprintf("MASTER <-> REPLICA sync: receiving %d bytes from master to %s", n, target))
 	}
-	s.Lock()
-	ndb := len(s.Keyspace().DBs)
-	now := s.Keyspace().Now
-	s.Unlock()
 	fresh := keyspace.New(ndb)
 	fresh.Now = now
 	fresh.NoExpireDelete = true
-	s.Log.Info("MASTER <-> REPLICA sync: Loading DB in memory")
 	// repl-stream-db: the DB the stream after the snapshot continues in
 	// (a chained master proxies its master's stream, which has no SELECT
 	// at the snapshot point).
 	streamDB := 0
-	stats, err := persist.Load(payload, fresh, true, func(k, v string) {
+	onAux := func(k, v string) {
 		if k == "repl-stream-db" {
 			if n, err := strconv.Atoi(v); err == nil && n >= 0 && n < ndb {
 				streamDB = n
 			}
 		}
-	})
-	if err != nil {
-		return fmt.Errorf("Failed trying to load the MASTER synchronization DB from socket: %v", err)
 	}
-	io.Copy(io.Discard, payload)
+	// -LOADING from the start of a load until the new dataset is in.
+	loading := false
+	setLoading := func() {
+		s.SetLoading(true)
+		loading = true
+	}
+	defer func() {
+		if loading {
+			s.SetLoading(false)
+		}
+	}()
+	var stats *persist.LoadStats
+	var err error
+	if direct {
+		// Async loading (old data served) only for the same history.
+		if async := mode == "swapdb" && id == ourID; !async {
+			setLoading()
+		}
+		if mode == "swapdb" {
+			s.Log.Info("MASTER <-> REPLICA sync: Loading DB in memory (swapdb: the old dataset stays until the new one is complete)")
+		} else {
+			s.Log.Info("MASTER <-> REPLICA sync: Loading DB in memory")
+		}
+		stats, err = persist.Load(payload, fresh, true, onAux)
+		if err != nil {
+			if mode == "swapdb" {
+				s.Log.Warn("Failed trying to load the MASTER synchronization DB from socket, keeping the old dataset (swapdb)")
+			}
+			return fmt.Errorf("Failed trying to load the MASTER synchronization DB from socket: %v", err)
+		}
+		io.Copy(io.Discard, payload)
+	} else {
+		stats, err = l.loadViaDisk(payload, fresh, onAux, setLoading)
+		if err != nil {
+			return err
+		}
+	}
 	s.Lock()
 	if l.stopped() {
 		s.Unlock()
 		return nil
 	}
 	s.Keyspace().Adopt(fresh)
+	if loading {
+		s.SetLoading(false)
+		loading = false
+	}
 	// Sub-replicas hold the old dataset: they must resync with us.
 	st.dropReplicas()
 	st.replID = id
@@ -434,39 +496,142 @@ func (l *masterLink) loadSnapshot(lc *lineConn, id string, off int64) error {
 	return nil
 }
 
+// loadViaDisk is repl-diskless-load disabled: store the payload in a temp
+// file in dir, flush the old data, rename the file to dbfilename and load
+// it into fresh (as Redis does; -LOADING while it loads).
+func (l *masterLink) loadViaDisk(payload io.Reader, fresh *keyspace.Keyspace, onAux func(k, v string), setLoading func()) (*persist.LoadStats, error) {
+	s := l.st.srv
+	dir := s.Cfg.String("dir")
+	tmp := filepath.Join(dir, fmt.Sprintf("temp-%d.%d.rdb", time.Now().Unix(), os.Getpid()))
+	f, err := os.Create(tmp)
+	if err != nil {
+		return nil, fmt.Errorf("Opening the temp file needed for MASTER <-> REPLICA synchronization: %v", err)
+	}
+	bw := bufio.NewWriterSize(f, 1<<20)
+	_, err = io.Copy(bw, payload)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return nil, fmt.Errorf("MASTER <-> REPLICA sync: transfer failed: %v", err)
+	}
+	s.Lock()
+	if l.stopped() {
+		s.Unlock()
+		os.Remove(tmp)
+		return nil, errors.New("replication link stopped")
+	}
+	s.Log.Info("MASTER <-> REPLICA sync: Flushing old data")
+	setLoading()
+	empty := keyspace.New(len(fresh.DBs))
+	empty.Now = fresh.Now
+	empty.NoExpireDelete = true
+	s.Keyspace().Adopt(empty)
+	// Sub-replicas hold the old dataset: they must resync with us.
+	l.st.dropReplicas()
+	s.Unlock()
+	path := filepath.Join(dir, s.Cfg.String("dbfilename"))
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return nil, fmt.Errorf("Failed trying to rename the temp DB into %s in MASTER <-> REPLICA synchronization: %v", filepath.Base(path), err)
+	}
+	s.Log.Info("MASTER <-> REPLICA sync: Loading DB in memory")
+	stats, err := persist.LoadFile(path, fresh, true, onAux)
+	if err == nil && stats == nil {
+		err = errors.New("synchronization file vanished")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("Failed trying to load the MASTER synchronization DB from disk: %v", err)
+	}
+	if s.Cfg.Bool("rdb-del-sync-files") && persistenceDisabled(s) {
+		s.Log.Info("Removing the RDB file obtained from the master. This replica has persistence disabled")
+		os.Remove(path)
+	}
+	return stats, nil
+}
+
+// persistenceDisabled: no save points and no AOF (Redis's
+// allPersistenceDisabled, for rdb-del-sync-files).
+func persistenceDisabled(s *server.Server) bool {
+	if s.Cfg.Bool("appendonly") {
+		return false
+	}
+	for _, v := range s.Cfg.Strings("save") {
+		if strings.TrimSpace(v) != "" {
+			return false
+		}
+	}
+	return true
+}
+
 // AfterFullSync hooks run after a replica loaded a snapshot (AOF rewrite).
 var AfterFullSync []func(s *server.Server)
 
-// readUntilMark reads a diskless payload up to (not including) mark and
-// consumes the mark, leaving whatever follows it (the stream, if a master
-// sends it right away) buffered in lc.br.
-func readUntilMark(lc *lineConn, mark []byte, timeout time.Duration, read *atomic.Int64) ([]byte, error) {
-	var data []byte
-	for {
-		lc.conn.SetReadDeadline(time.Now().Add(timeout))
-		if lc.br.Buffered() == 0 {
-			if _, err := lc.br.Peek(1); err != nil {
-				return nil, err
+// markReader reads a diskless ($EOF:<mark>) payload from the socket and
+// ends (io.EOF) where the mark appears, consuming the mark and leaving
+// whatever follows it (the stream, if a master sends it right away)
+// buffered in br. Up to len(mark)-1 bytes are held back between reads in
+// case the mark straddles them.
+type markReader struct {
+	br      *bufio.Reader
+	conn    net.Conn
+	timeout time.Duration
+	mark    []byte
+	read    *atomic.Int64
+	held    []byte // tail of the last chunk that may begin the mark
+	buf     []byte
+	out     []byte // payload ready to hand out
+	done    bool
+}
+
+func (m *markReader) Read(p []byte) (int, error) {
+	for len(m.out) == 0 {
+		if m.done {
+			return 0, io.EOF
+		}
+		if err := m.fill(); err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
 			}
+			return 0, err
 		}
-		chunk, _ := lc.br.Peek(lc.br.Buffered())
-		// The mark may straddle the previous chunk: search from up to
-		// len(mark)-1 bytes back.
-		from := len(data) - (len(mark) - 1)
-		if from < 0 {
-			from = 0
-		}
-		data = append(data, chunk...)
-		if i := bytes.Index(data[from:], mark); i >= 0 {
-			end := from + i + len(mark) // end of the mark within data
-			used := len(chunk) - (len(data) - end)
-			lc.br.Discard(used)
-			read.Add(int64(used))
-			return data[:from+i], nil
-		}
-		lc.br.Discard(len(chunk))
-		read.Add(int64(len(chunk)))
 	}
+	n := copy(p, m.out)
+	m.out = m.out[n:]
+	return n, nil
+}
+
+func (m *markReader) fill() error {
+	m.conn.SetReadDeadline(time.Now().Add(m.timeout))
+	if m.br.Buffered() == 0 {
+		if _, err := m.br.Peek(1); err != nil {
+			return err
+		}
+	}
+	chunk, _ := m.br.Peek(m.br.Buffered())
+	m.buf = append(append(m.buf[:0], m.held...), chunk...)
+	if i := bytes.Index(m.buf, m.mark); i >= 0 {
+		used := i + len(m.mark) - len(m.held)
+		m.br.Discard(used)
+		m.read.Add(int64(used))
+		m.out = m.buf[:i]
+		m.held = m.held[:0]
+		m.done = true
+		return nil
+	}
+	m.br.Discard(len(chunk))
+	m.read.Add(int64(len(chunk)))
+	keep := min(len(m.mark)-1, len(m.buf))
+	m.held = append(m.held[:0], m.buf[len(m.buf)-keep:]...)
+	m.out = m.buf[:len(m.buf)-keep]
+	return nil
 }
 
 type deadlineReader struct {

@@ -10,9 +10,9 @@ import (
 	"time"
 )
 
-// readUntilMark must find the EOF mark wherever the reads split it, and
-// leave the bytes after it (the start of the stream) buffered.
-func TestReadUntilMark(t *testing.T) {
+// markReader must end the payload at the EOF mark wherever the reads split
+// it, and leave the bytes after it (the start of the stream) buffered.
+func TestMarkReader(t *testing.T) {
 	mark := []byte("0123456789012345678901234567890123456789")
 	payload := bytes.Repeat([]byte("rdb-bytes-"), 5000)
 	tail := []byte("*1\r\n$4\r\nPING\r\n")
@@ -26,7 +26,9 @@ func TestReadUntilMark(t *testing.T) {
 		}()
 		lc := &lineConn{conn: b, br: bufio.NewReaderSize(b, 1<<16)}
 		var n atomic.Int64
-		got, err := readUntilMark(lc, mark, 5*time.Second, &n)
+		// A small reader on top, like the RDB decoder's.
+		mr := &markReader{br: lc.br, conn: b, timeout: 5 * time.Second, mark: mark, read: &n}
+		got, err := io.ReadAll(bufio.NewReaderSize(mr, 100))
 		if err != nil || !bytes.Equal(got, payload) {
 			t.Fatalf("chunk %d: %d bytes, err %v", chunk, len(got), err)
 		}
@@ -40,5 +42,20 @@ func TestReadUntilMark(t *testing.T) {
 		}
 		a.Close()
 		b.Close()
+	}
+}
+
+// A payload cut before its mark is an error, not a clean end.
+func TestMarkReaderTruncated(t *testing.T) {
+	mark := []byte("0123456789012345678901234567890123456789")
+	a, b := net.Pipe()
+	go func() {
+		a.Write([]byte("partial payload"))
+		a.Close()
+	}()
+	var n atomic.Int64
+	mr := &markReader{br: bufio.NewReader(b), conn: b, timeout: 5 * time.Second, mark: mark, read: &n}
+	if _, err := io.ReadAll(mr); err != io.ErrUnexpectedEOF {
+		t.Fatalf("err = %v, want unexpected EOF", err)
 	}
 }

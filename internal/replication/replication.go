@@ -42,6 +42,11 @@ type State struct {
 	streamDB      int // db selected in the stream (-1: emit SELECT next)
 
 	replicas []*replicaConn
+	// Full syncs (fullsync.go): started jobs, the diskless job waiting to
+	// start, and whether a diskless transfer is running.
+	jobs         []*syncJob
+	waiting      *syncJob
+	disklessBusy bool
 
 	// Replica side.
 	masterHost     string
@@ -200,7 +205,12 @@ func (st *State) writeStream(buf []byte) {
 	st.backlog.Write(buf)
 	st.offset += int64(len(buf))
 	for _, r := range st.replicas {
-		r.send(buf)
+		if r.state == stateOnline {
+			r.c.Push(buf)
+		}
+	}
+	if len(st.jobs) > 0 {
+		st.collect(buf)
 	}
 }
 
@@ -294,7 +304,7 @@ func infoReplication(s *server.Server, b *strings.Builder) {
 	}
 	online := 0
 	for _, r := range st.replicas {
-		if r.state == stateOnline || r.state == stateWaitBgsave || r.state == stateSendBulk {
+		if r.state != stateNone {
 			online++
 		}
 	}

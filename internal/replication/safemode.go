@@ -26,12 +26,21 @@ import (
 //     the fence timeout, when fewer than a majority of the Sentinels it has
 //     seen talked to it within the fence timeout, or when a Sentinel's hello
 //     names another master with a newer config epoch than any naming us.
-//   - Restart/resume: after start-up, or after a gap in our own cron ticks
-//     (SIGSTOP, VM pause), writes are refused until the fence conditions hold
+//   - Restart/resume: after start-up, after a gap in our own cron ticks
+//     (SIGSTOP, VM pause), or after losing the Sentinel majority (the
+//     Sentinels may have started failing us over meanwhile), the master is
+//     unconfirmed: writes are refused for vigil-confirm-timeout (which must
+//     cover the Sentinels' failover-timeout: a failover in flight either
+//     completes, and its hellos fence us, or is aborted) and until the
+//     fence conditions hold
 //     on evidence gathered after the resume, and at least one fence timeout
 //     has passed.
 
 const defaultFenceTimeout = 2000 * time.Millisecond
+
+// defaultConfirmTimeout covers a Sentinel failover-timeout of 60 s (vigil's
+// topologies' and the tutorial's) plus two hello periods.
+const defaultConfirmTimeout = 64000 * time.Millisecond
 
 type sentinelSeen struct {
 	last    time.Time
@@ -50,6 +59,7 @@ type safeState struct {
 	on         atomic.Bool
 	minAck     int
 	fence      time.Duration
+	confirm    time.Duration // vigil-confirm-timeout (>= fence)
 	waiters    []*safeWaiter
 	lastGetack int64
 	lastCron   time.Time
@@ -77,9 +87,16 @@ func installSafe(st *State) {
 		if sm.fence <= 0 {
 			sm.fence = defaultFenceTimeout
 		}
+		sm.confirm = time.Duration(s.Cfg.Int("vigil-confirm-timeout")) * time.Millisecond
+		if sm.confirm <= 0 {
+			sm.confirm = defaultConfirmTimeout
+		}
+		if sm.confirm < sm.fence {
+			sm.confirm = sm.fence
+		}
 	}
 	reload()
-	for _, n := range []string{"vigil-safe-mode", "vigil-min-ack-replicas", "vigil-fence-timeout"} {
+	for _, n := range []string{"vigil-safe-mode", "vigil-min-ack-replicas", "vigil-fence-timeout", "vigil-confirm-timeout"} {
 		s.Cfg.OnChange(n, func(old, new string) error { reload(); return nil })
 	}
 }
@@ -255,6 +272,20 @@ func (st *State) fenceReason(now time.Time) string {
 	return ""
 }
 
+// sentinelMajorityLost reports whether this master has seen Sentinels and
+// fewer than a majority of them talked to it within the fence timeout.
+func (st *State) sentinelMajorityLost(now time.Time) bool {
+	sm := st.sm
+	known, fresh := 0, 0
+	for _, se := range sm.sentinels {
+		known++
+		if now.Sub(se.last) <= sm.fence {
+			fresh++
+		}
+	}
+	return known > 0 && fresh < known/2+1
+}
+
 func safeDeny(st *State, c *server.Client, cmd *commands.Command) string {
 	sm := st.sm
 	if sm == nil || !sm.on.Load() || st.masterHost != "" || c.IsFlaggedMaster() {
@@ -267,11 +298,11 @@ func safeDeny(st *State, c *server.Client, cmd *commands.Command) string {
 		return "NOREPLICAS vigil safe mode: the server was paused and has not yet confirmed it is still the master"
 	}
 	if !sm.confirmed {
-		if now.Sub(sm.resumeAt) < sm.fence {
-			return "NOREPLICAS vigil safe mode: this master (re)started or resumed and has not yet confirmed it is still the master"
+		if now.Sub(sm.resumeAt) < sm.confirm {
+			return "NOREPLICAS vigil safe mode: this master (re)started, resumed or lost its Sentinels and has not yet confirmed it is still the master"
 		}
 		if r := st.fenceReason(now); r != "" {
-			return "NOREPLICAS vigil safe mode: this master (re)started or resumed and has not yet confirmed it is still the master (" + r[strings.IndexByte(r, ' ')+1:] + ")"
+			return "NOREPLICAS vigil safe mode: this master (re)started, resumed or lost its Sentinels and has not yet confirmed it is still the master (" + r[strings.IndexByte(r, ' ')+1:] + ")"
 		}
 		sm.confirmed = true
 		st.srv.Log.Warn("vigil safe mode: confirmed as master, accepting writes")
@@ -300,12 +331,24 @@ func safeCron(s *server.Server) {
 		sm.confirmed = false
 	}
 	sm.lastCron = now
+	if sm.on.Load() && st.masterHost == "" && st.sentinelMajorityLost(now) {
+		// Fenced for losing the Sentinel majority: they may be failing us
+		// over, and a replica not yet re-pointed would still acknowledge
+		// our writes. Unconfirmed until vigil-confirm-timeout after the
+		// Sentinels are back (found by the safe-mode simulation,
+		// internal/sentinel/core/sim_safe_test.go).
+		if sm.confirmed {
+			s.Log.Warn(fmt.Sprintf("vigil safe mode: lost the Sentinel majority: refusing writes until confirmed as master (at least %d ms after they are back)", sm.confirm.Milliseconds()))
+		}
+		sm.confirmed = false
+		sm.resumeAt = now
+	}
 	if st.masterHost != "" {
 		// A replica is not the master: when promoted it is confirmed by the
 		// REPLICAOF NO ONE that promoted it.
 		sm.confirmed = true
 	}
-	if sm.on.Load() && !sm.confirmed && st.masterHost == "" && now.Sub(sm.resumeAt) >= sm.fence && st.fenceReason(now) == "" {
+	if sm.on.Load() && !sm.confirmed && st.masterHost == "" && now.Sub(sm.resumeAt) >= sm.confirm && st.fenceReason(now) == "" {
 		sm.confirmed = true
 		s.Log.Warn("vigil safe mode: confirmed as master, accepting writes")
 	}
@@ -319,7 +362,7 @@ func safeInfo(st *State, b *strings.Builder) {
 	if sm == nil || !sm.on.Load() {
 		return
 	}
-	fmt.Fprintf(b, "vigil_safe_mode:1\r\nvigil_min_ack_replicas:%d\r\nvigil_fence_timeout:%d\r\n", sm.minAck, sm.fence.Milliseconds())
+	fmt.Fprintf(b, "vigil_safe_mode:1\r\nvigil_min_ack_replicas:%d\r\nvigil_fence_timeout:%d\r\nvigil_confirm_timeout:%d\r\n", sm.minAck, sm.fence.Milliseconds(), sm.confirm.Milliseconds())
 	if st.masterHost == "" {
 		reason := ""
 		if !sm.confirmed {

@@ -13,6 +13,14 @@ package server
 // answered before they take the lock: serve() asks busyGate when the cheap
 // global counter scriptsRunning says some script is executing. SCRIPT KILL
 // cancels the VM's context, which gopher-lua checks at every instruction.
+//
+// Per-call cost matters (EVAL of a one-line script should cost little more
+// than the command it runs), so an EVAL allocates almost nothing of its own:
+// the kill context lives as long as the engine and is replaced only after a
+// kill (killCtx), one long-lived timer notices busy scripts instead of a
+// timer per call, the channel other clients wait on is made only when one
+// waits, scripts are found by body without hashing it, and KEYS/ARGV, the
+// redis.call argument vector and its status-reply tables are reused.
 
 import (
 	"context"
@@ -57,22 +65,28 @@ const (
 
 type evalScript struct {
 	body  string
+	sha   string
 	fn    *lua.LFunction
 	flags int
 }
 
-// scriptRun is the state of the script being executed.
+// scriptRun is the state of the script being executed. The plain fields
+// above the atomics are set before the run is published (e.cur) and don't
+// change; busy, ended and wake are guarded by the engine's mu.
 type scriptRun struct {
 	sha      string
 	caller   *Client
 	readOnly bool // EVAL_RO or no-writes
 	flags    int
+	start    time.Time
+	th       time.Duration // busy-reply-threshold when it started; 0: never busy
 	wrote    atomic.Bool
 	killed   atomic.Bool
 	shutdown atomic.Bool
-	cancel   context.CancelFunc
-	busy     chan struct{} // closed once past busy-reply-threshold
-	done     chan struct{} // closed when the script ends
+
+	busy  bool          // past busy-reply-threshold
+	ended bool          // finished (e.cur no longer points here)
+	wake  chan struct{} // made by a waiting client; closed when busy or ended
 }
 
 type scriptEngine struct {
@@ -82,12 +96,32 @@ type scriptEngine struct {
 	env     *lua.LTable // read-only proxy scripts see as _G
 	proxies map[*lua.LTable]*lua.LTable
 	ro      map[*lua.LTable]bool
-	cache   map[string]*evalScript
+	cache   map[string]*evalScript // by sha
+	bodies  map[string]*evalScript // the same scripts by body
 	fake    *Client
 	handler *lua.LFunction
 	run     *scriptRun // under s.mu
 	cur     atomic.Pointer[scriptRun]
 	rand    rand48
+
+	// mu guards the current run's busy/ended/wake and kctx; it is taken by
+	// the script's goroutine once per run, and by other clients' goroutines
+	// and the busy timer only while a script is running.
+	mu         sync.Mutex
+	kctx       *killCtx
+	busyTimer  *time.Timer // fires busyCheck; armed while scripts run
+	timerArmed atomic.Bool
+	timerTh    atomic.Int64 // the threshold busyTimer was armed for
+
+	// Reused between calls (under s.mu): KEYS and ARGV with their entry
+	// counts, redis.call's argument vector and the bytes it points into,
+	// and status-reply tables ({ok=...}) handed out by redis.call.
+	keysT, argvT *lua.LTable
+	keysN, argvN int
+	callArgs     [][]byte
+	callEnds     []int
+	callArena    []byte
+	statusTables statusPool
 }
 
 func init() {
@@ -185,8 +219,20 @@ func parseShebang(body string) (int, string) {
 	return flags, ""
 }
 
+// compileBytes is compile for a body still in the client's buffer: a
+// script already cached is found without copying or hashing the body.
+func (e *scriptEngine) compileBytes(body []byte) (string, *evalScript, string) {
+	if sc := e.bodies[string(body)]; sc != nil {
+		return sc.sha, sc, ""
+	}
+	return e.compile(string(body))
+}
+
 // compile returns the cached script for body, compiling it if needed.
 func (e *scriptEngine) compile(body string) (string, *evalScript, string) {
+	if sc := e.bodies[body]; sc != nil {
+		return sc.sha, sc, ""
+	}
 	sha := sha1hex(body)
 	if sc := e.cache[sha]; sc != nil {
 		return sha, sc, ""
@@ -205,8 +251,13 @@ func (e *scriptEngine) compile(body string) (string, *evalScript, string) {
 		return sha, nil, "ERR Error compiling script (new function): " + luaCompileError(err)
 	}
 	fn.Env = e.env
-	sc := &evalScript{body: body, fn: fn, flags: flags}
+	// A main chunk is vararg, and gopher-lua (LUA_COMPAT_VARARG) would build
+	// an "arg" table with an "n" field on every call; in a main chunk no
+	// local named arg exists to read it (as in Lua 5.1), so skip it.
+	fn.Proto.IsVarArg &^= lua.VarArgNeedsArg
+	sc := &evalScript{body: body, sha: sha, fn: fn, flags: flags}
 	e.cache[sha] = sc
+	e.bodies[body] = sc
 	return sha, sc, ""
 }
 
@@ -232,18 +283,19 @@ func evalGeneric(ctx *commands.Ctx, bySha, ro bool) {
 		ctx.W.Error("ERR Can't run a script from a script")
 		return
 	}
-	var sha string
 	var sc *evalScript
 	if bySha {
-		sha = strings.ToLower(string(ctx.Args[1]))
-		sc = e.cache[sha]
+		sc = e.cache[string(ctx.Args[1])]
+		if sc == nil {
+			sc = e.cache[strings.ToLower(string(ctx.Args[1]))]
+		}
 		if sc == nil {
 			ctx.W.Error(noScriptErr)
 			return
 		}
 	} else {
 		var msg string
-		sha, sc, msg = e.compile(string(ctx.Args[1]))
+		_, sc, msg = e.compileBytes(ctx.Args[1])
 		if msg != "" {
 			ctx.W.Error(msg)
 			return
@@ -257,7 +309,7 @@ func evalGeneric(ctx *commands.Ctx, bySha, ro bool) {
 	}
 	keys := ctx.Args[3 : 3+n]
 	argv := ctx.Args[3+n:]
-	e.execute(ctx.W, c, sha, sc, keys, argv, ro || sc.flags&sfNoWrites != 0)
+	e.execute(ctx.W, c, sc, keys, argv, ro || sc.flags&sfNoWrites != 0)
 }
 
 // prepareShebang applies scriptPrepareForRun's checks for scripts that
@@ -287,7 +339,7 @@ func (e *scriptEngine) prepareShebang(c *Client, flags int, ro bool) string {
 }
 
 // execute runs a compiled script for caller c and writes its reply to w.
-func (e *scriptEngine) execute(w *resp.Writer, c *Client, sha string, sc *evalScript, keys, argv [][]byte, readOnly bool) {
+func (e *scriptEngine) execute(w *resp.Writer, c *Client, sc *evalScript, keys, argv [][]byte, readOnly bool) {
 	s := e.s
 	L := e.L
 	fc := e.fake
@@ -304,33 +356,36 @@ func (e *scriptEngine) execute(w *resp.Writer, c *Client, sha string, sc *evalSc
 		fc.flags &^= flagMaster
 	}
 
-	run := &scriptRun{sha: sha, caller: c, readOnly: readOnly, flags: sc.flags,
-		busy: make(chan struct{}), done: make(chan struct{})}
-	runCtx, cancel := context.WithCancel(context.Background())
-	run.cancel = cancel
+	run := &scriptRun{sha: sc.sha, caller: c, readOnly: readOnly, flags: sc.flags}
+	if th := s.Cfg.Int("busy-reply-threshold"); th > 0 {
+		run.th = time.Duration(th) * time.Millisecond
+		run.start = time.Now()
+	}
 	e.run = run
 	e.cur.Store(run)
 	scriptsRunning.Add(1)
-	var timer *time.Timer
-	if th := s.Cfg.Int("busy-reply-threshold"); th > 0 {
-		timer = time.AfterFunc(time.Duration(th)*time.Millisecond, func() {
-			s.Log.Warn(fmt.Sprintf("Slow script detected: still in execution after %d milliseconds. You can try killing the script using the SCRIPT KILL command. Script name is: %s.", th, sha))
-			close(run.busy)
-		})
+	if run.th > 0 {
+		e.armBusyTimer(run.th)
 	}
 
-	e.globals.RawSetString("KEYS", bytesArray(L, keys))
-	e.globals.RawSetString("ARGV", bytesArray(L, argv))
+	// Scripts can't assign globals, so KEYS and ARGV still name these
+	// tables when fillArgs reuses them.
+	keysT, argvT := e.keysT, e.argvT
+	e.keysT, e.keysN = e.fillArgs(keysT, e.keysN, keys)
+	e.argvT, e.argvN = e.fillArgs(argvT, e.argvN, argv)
+	if e.keysT != keysT {
+		e.globals.RawSetString("KEYS", e.keysT)
+	}
+	if e.argvT != argvT {
+		e.globals.RawSetString("ARGV", e.argvT)
+	}
 
 	s.beginTxPropagation()
-	L.SetContext(runCtx)
+	L.SetContext(e.kctx)
 	L.Push(sc.fn)
 	err := L.PCall(0, 1, e.handler)
 	L.RemoveContext()
 
-	if timer != nil {
-		timer.Stop()
-	}
 	if err != nil {
 		w.Error(e.errorReply(err, run))
 	} else {
@@ -347,19 +402,215 @@ func (e *scriptEngine) execute(w *resp.Writer, c *Client, sha string, sc *evalSc
 	s.endTxPropagation()
 	fc.inExec = false
 	fc.w.Buf = fc.w.Buf[:0]
+	if cap(e.callArena) > 64<<10 {
+		e.callArena = nil
+		clear(e.callArgs[:cap(e.callArgs)])
+	}
+	e.statusTables.recycle()
 	e.run = nil
+	e.mu.Lock()
+	run.ended = true
+	if run.wake != nil && !run.busy {
+		close(run.wake)
+	}
 	e.cur.Store(nil)
+	e.kctx.resetLocked()
+	e.mu.Unlock()
 	scriptsRunning.Add(-1)
-	close(run.done)
-	cancel()
 }
 
-func bytesArray(L *lua.LState, a [][]byte) *lua.LTable {
-	t := L.CreateTable(len(a), 0)
+// fillArgs makes t (KEYS or ARGV; n entries as last filled) hold a, reusing
+// it unless the script that saw it changed it beyond its entries 1..n
+// (other keys, holes, a metatable); then it makes a new table, as Redis
+// does for every call.
+func (e *scriptEngine) fillArgs(t *lua.LTable, n int, a [][]byte) (*lua.LTable, int) {
+	if t == nil || !pristineArray(t, n) {
+		t = e.L.CreateTable(len(a), 0)
+		n = 0
+	}
 	for i, v := range a {
+		if old, ok := t.RawGetInt(i + 1).(lua.LString); ok && string(old) == string(v) {
+			continue
+		}
 		t.RawSetInt(i+1, lua.LString(v))
 	}
-	return t
+	for i := len(a) + 1; i <= n; i++ {
+		t.RawSetInt(i, lua.LNil)
+	}
+	return t, len(a)
+}
+
+// pristineArray reports whether t has no metatable and exactly the entries
+// 1..n.
+func pristineArray(t *lua.LTable, n int) bool {
+	if t.Metatable != lua.LNil {
+		return false
+	}
+	if n >= len(luaSmallInts) {
+		i := 0
+		for k, _ := t.Next(lua.LNil); k != lua.LNil; k, _ = t.Next(k) {
+			i++
+			if kn, ok := k.(lua.LNumber); !ok || kn != lua.LNumber(i) {
+				return false
+			}
+		}
+		return i == n
+	}
+	for i := 1; i <= n; i++ {
+		if t.RawGetInt(i) == lua.LNil {
+			return false
+		}
+	}
+	// Nothing after n: Next from n (from the start when n is 0; Next
+	// from the number 0 would skip the first hashed key).
+	var k lua.LValue = lua.LNil
+	if n > 0 {
+		k = luaSmallInts[n]
+	}
+	k, _ = t.Next(k)
+	return k == lua.LNil
+}
+
+// luaSmallInts holds boxed small Lua numbers, so passing one as an LValue
+// doesn't allocate.
+var luaSmallInts = func() (a [32]lua.LValue) {
+	for i := range a {
+		a[i] = lua.LNumber(i)
+	}
+	return
+}()
+
+// armBusyTimer makes sure busyTimer will look at the running script within
+// th. The timer stays armed while scripts keep running (busyCheck re-arms
+// it), so back-to-back scripts don't touch it.
+func (e *scriptEngine) armBusyTimer(th time.Duration) {
+	if e.timerArmed.Load() && e.timerTh.Load() == int64(th) {
+		return
+	}
+	e.timerArmed.Store(true)
+	e.timerTh.Store(int64(th))
+	e.busyTimer.Reset(th)
+}
+
+// busyCheck runs on the timer goroutine: it marks the running script busy
+// once it has run for its threshold (waking clients waiting in busyGate),
+// or re-arms for the rest of the threshold. armBusyTimer and busyCheck
+// order their accesses to timerArmed and cur so that a script starting
+// while the timer disarms is always covered by one of them.
+func (e *scriptEngine) busyCheck() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.timerArmed.Store(false)
+	run := e.cur.Load()
+	if run == nil || run.ended || run.busy || run.th <= 0 {
+		return
+	}
+	if el := time.Since(run.start); el < run.th {
+		if e.timerArmed.CompareAndSwap(false, true) {
+			e.timerTh.Store(int64(run.th))
+			e.busyTimer.Reset(run.th - el)
+		}
+		return
+	}
+	e.s.Log.Warn(fmt.Sprintf("Slow script detected: still in execution after %d milliseconds. You can try killing the script using the SCRIPT KILL command. Script name is: %s.", run.th.Milliseconds(), run.sha))
+	run.busy = true
+	if run.wake != nil {
+		close(run.wake)
+	}
+}
+
+// kill cancels run if it is still the running script (SCRIPT KILL,
+// SHUTDOWN NOSAVE).
+func (e *scriptEngine) kill(run *scriptRun) {
+	e.mu.Lock()
+	if run.ended {
+		e.mu.Unlock()
+		return
+	}
+	fns := e.kctx.cancelLocked()
+	e.mu.Unlock()
+	for _, f := range fns {
+		if f != nil {
+			f()
+		}
+	}
+}
+
+// killCtx is the context the Lua VM checks at every instruction. One lives
+// as long as the engine: a kill closes its channel and the next script gets
+// a fresh one. Contexts derived from it (gopher-lua gives each coroutine a
+// child context) register through AfterFunc, so context.WithCancel neither
+// starts a goroutine nor links them into a long-lived parent; registrations
+// are dropped when each script ends. mu is the engine's.
+type killCtx struct {
+	mu   *sync.Mutex
+	done chan struct{} // replaced only by the script's goroutine, under mu
+	err  error
+	fns  []func()
+	gen  uint64
+}
+
+func newKillCtx(mu *sync.Mutex) *killCtx {
+	return &killCtx{mu: mu, done: make(chan struct{})}
+}
+
+func (k *killCtx) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (k *killCtx) Done() <-chan struct{}       { return k.done }
+func (k *killCtx) Value(any) any               { return nil }
+
+func (k *killCtx) Err() error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.err
+}
+
+// AfterFunc implements the interface context.WithCancel looks for to
+// propagate cancellation to a child.
+func (k *killCtx) AfterFunc(f func()) func() bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.err != nil {
+		go f()
+		return func() bool { return false }
+	}
+	i, gen := len(k.fns), k.gen
+	k.fns = append(k.fns, f)
+	return func() bool {
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		if k.gen != gen || k.fns[i] == nil {
+			return false
+		}
+		k.fns[i] = nil
+		return true
+	}
+}
+
+// cancelLocked cancels the context and returns the registered functions,
+// to be called without the lock.
+func (k *killCtx) cancelLocked() []func() {
+	if k.err != nil {
+		return nil
+	}
+	k.err = context.Canceled
+	close(k.done)
+	fns := k.fns
+	k.fns = nil
+	k.gen++
+	return fns
+}
+
+// resetLocked readies the context for the next script. Registrations of
+// the script's coroutines are dropped: nothing can resume them any more.
+func (k *killCtx) resetLocked() {
+	if k.err != nil {
+		k.err = nil
+		k.done = make(chan struct{})
+	}
+	if len(k.fns) > 0 {
+		k.fns = nil
+		k.gen++
+	}
 }
 
 func scriptLoadCommand(ctx *commands.Ctx) {
@@ -391,6 +642,7 @@ func scriptFlushCommand(ctx *commands.Ctx) {
 	}
 	e := cl(ctx).srv.engine()
 	e.cache = map[string]*evalScript{}
+	e.bodies = map[string]*evalScript{}
 	ctx.W.OK()
 }
 
@@ -452,11 +704,21 @@ func (c *Client) busyGate(cmds []resp.Command) []resp.Command {
 		if run == nil || run.caller == c {
 			return cmds
 		}
-		select {
-		case <-run.done:
+		e.mu.Lock()
+		if run.ended {
+			e.mu.Unlock()
 			continue
-		case <-run.busy:
 		}
+		if !run.busy {
+			if run.wake == nil {
+				run.wake = make(chan struct{})
+			}
+			wake := run.wake
+			e.mu.Unlock()
+			<-wake
+			continue
+		}
+		e.mu.Unlock()
 		i := 0
 	loop:
 		for ; i < len(cmds); i++ {
@@ -478,7 +740,7 @@ func (c *Client) busyGate(cmds []resp.Command) []resp.Command {
 					c.appendOut(resp.AppendError(nil, notBusyErr))
 				default:
 					run.killed.Store(true)
-					run.cancel()
+					e.kill(run)
 					c.appendOut(resp.OK)
 				}
 			case cmd != nil && cmd.Name == "shutdown" && cmd.Parent == nil:
@@ -494,7 +756,7 @@ func (c *Client) busyGate(cmds []resp.Command) []resp.Command {
 				}
 				run.shutdown.Store(true)
 				run.killed.Store(true)
-				run.cancel()
+				e.kill(run)
 				break loop
 			case cmd != nil && cmd.Flags&commands.AllowBusy != 0 && cmd.Arity != 0:
 				break loop

@@ -26,8 +26,11 @@ const readonlyTableErr = "Attempt to modify a readonly table"
 
 func newScriptEngine(s *Server) *scriptEngine {
 	L := lua.NewState(lua.Options{SkipOpenLibs: true})
-	e := &scriptEngine{s: s, L: L, cache: map[string]*evalScript{},
+	e := &scriptEngine{s: s, L: L, cache: map[string]*evalScript{}, bodies: map[string]*evalScript{},
 		proxies: map[*lua.LTable]*lua.LTable{}, ro: map[*lua.LTable]bool{}}
+	e.kctx = newKillCtx(&e.mu)
+	e.busyTimer = time.AfterFunc(time.Hour, e.busyCheck)
+	e.busyTimer.Stop()
 	e.rand.x = 0x1234ABCD330E // rand48's unseeded state, as in Redis
 	for _, lib := range []struct {
 		name string
@@ -83,6 +86,11 @@ func newScriptEngine(s *Server) *scriptEngine {
 	for _, name := range []string{"string", "math", "table", "coroutine", "redis", "cjson", "bit", "struct"} {
 		real := G.RawGetString(name).(*lua.LTable)
 		G.RawSetString(name, e.protect(real, lua.LNil))
+	}
+	// Strings' metatable indexes the string library: the read-only one, as
+	// in Redis (getmetatable('').__index == string, and writing to it fails).
+	if mt, ok := L.GetMetatable(lua.LString("")).(*lua.LTable); ok {
+		mt.RawSetString("__index", G.RawGetString("string"))
 	}
 	// Globals: reads of missing names fail, writes fail.
 	missing := L.NewTable()
@@ -554,7 +562,7 @@ func errorTable(L *lua.LState, msg string) *lua.LTable {
 		}
 	}
 	msg = strings.Trim(msg, "\r\n")
-	t := L.NewTable()
+	t := L.CreateTable(0, 1)
 	t.RawSetString("err", lua.LString(code+" "+msg))
 	return t
 }
@@ -583,15 +591,49 @@ func luaArgs(L *lua.LState) ([][]byte, string) {
 	return args, ""
 }
 
+// luaCallArgs is luaArgs for redis.call: the vector and the argument
+// bytes are the engine's, reused by the next call. Commands don't keep
+// their arguments (those from clients alias the connection's read buffer
+// too); each argument is capped so appending to it can't overwrite the
+// next.
+func (e *scriptEngine) luaCallArgs(L *lua.LState) ([][]byte, string) {
+	n := L.GetTop()
+	if n == 0 {
+		return nil, "Please specify at least one argument for this redis lib call"
+	}
+	arena := e.callArena[:0]
+	ends := e.callEnds[:0]
+	for i := 1; i <= n; i++ {
+		switch v := L.Get(i).(type) {
+		case lua.LString:
+			arena = append(arena, v...)
+		case lua.LNumber:
+			arena = strconv.AppendFloat(arena, float64(v), 'g', 17, 64)
+		default:
+			return nil, "Lua redis lib command arguments must be strings or integers"
+		}
+		ends = append(ends, len(arena))
+	}
+	args := e.callArgs[:0]
+	off := 0
+	for _, end := range ends {
+		args = append(args, arena[off:end:end])
+		off = end
+	}
+	e.callArena, e.callEnds, e.callArgs = arena, ends, args
+	return args, ""
+}
+
 func (e *scriptEngine) redisCall(L *lua.LState, raise bool) int {
 	run := e.run
 	if run == nil {
 		raiseRedisError(L, "redis.call/pcall can only be called inside a script invocation")
 	}
-	args, msg := luaArgs(L)
+	args, msg := e.luaCallArgs(L)
 	L.SetTop(0)
+	var cmd *commands.Command
 	if msg == "" {
-		msg = e.checkScriptCommand(run, args)
+		cmd, msg = e.checkScriptCommand(run, args)
 	}
 	if msg != "" {
 		t := errorTable(L, msg)
@@ -603,18 +645,18 @@ func (e *scriptEngine) redisCall(L *lua.LState, raise bool) int {
 	}
 	fc := e.fake
 	fc.w.Buf = fc.w.Buf[:0]
-	base, sub := lookupCommand(args)
-	cmd := base
-	if sub != nil {
-		cmd = sub
-	}
 	if cmd.Flags&commands.Write != 0 {
 		run.wrote.Store(true)
 	}
 	fc.call(cmd, args)
 	buf := fc.w.Buf
 	isErr := len(buf) > 0 && buf[0] == '-'
-	v, _ := respToLua(L, buf)
+	var v lua.LValue
+	if len(buf) > 1 && buf[0] == '+' {
+		v = e.statusReply(L, buf)
+	} else {
+		v, _ = respToLua(L, buf)
+	}
 	fc.w.Buf = fc.w.Buf[:0]
 	if isErr && raise {
 		L.Error(v, 0)
@@ -623,38 +665,116 @@ func (e *scriptEngine) redisCall(L *lua.LState, raise bool) int {
 	return 1
 }
 
-// checkScriptCommand applies scriptCall's checks; it returns an error text
-// ("-CODE msg" or a bare message that gets ERR).
-func (e *scriptEngine) checkScriptCommand(run *scriptRun, args [][]byte) string {
+// statusReply converts a "+status" reply to {ok=status} from the pool.
+func (e *scriptEngine) statusReply(L *lua.LState, buf []byte) lua.LValue {
+	end := indexCRLF(buf)
+	if end < 0 {
+		return lua.LNil
+	}
+	var st lua.LValue
+	if string(buf[1:end]) == "OK" {
+		st = luaOK
+	} else {
+		st = lua.LString(buf[1:end])
+	}
+	return e.statusTables.get(L, st)
+}
+
+var (
+	luaOK    lua.LValue = lua.LString("OK")
+	luaOKKey lua.LValue = lua.LString("ok")
+)
+
+// statusPool recycles the {ok=...} tables redis.call returns for status
+// replies, which every write command gives. A table handed out during one
+// script is reused by a later script only if it still holds nothing but
+// its ok field and has no metatable: no reference to it can outlive the
+// script that got it (globals, libraries and strings' metatable are
+// read-only, and the KEYS/ARGV tables are refilled or replaced), and a
+// table that still looks as built is indistinguishable from a new one.
+type statusPool struct {
+	free []*lua.LTable
+	out  []*lua.LTable // handed out during the current script
+}
+
+const statusPoolMax = 64
+
+func (p *statusPool) get(L *lua.LState, status lua.LValue) *lua.LTable {
+	var t *lua.LTable
+	if n := len(p.free); n > 0 {
+		t = p.free[n-1]
+		p.free[n-1] = nil
+		p.free = p.free[:n-1]
+		if t.RawGetString("ok") != status {
+			t.RawSetString("ok", status)
+		}
+	} else {
+		t = L.CreateTable(0, 1)
+		t.RawSetString("ok", status)
+	}
+	if len(p.out) < statusPoolMax {
+		p.out = append(p.out, t)
+	}
+	return t
+}
+
+// recycle runs after a script ended and its reply was written.
+func (p *statusPool) recycle() {
+	for i, t := range p.out {
+		if len(p.free) < statusPoolMax && onlyStatus(t) {
+			p.free = append(p.free, t)
+		}
+		p.out[i] = nil
+	}
+	p.out = p.out[:0]
+}
+
+// onlyStatus reports whether t is as statusPool.get built it: one string
+// field "ok", no metatable.
+func onlyStatus(t *lua.LTable) bool {
+	if t.Metatable != lua.LNil {
+		return false
+	}
+	k, v := t.Next(lua.LNil)
+	if k != luaOKKey || v.Type() != lua.LTString {
+		return false
+	}
+	k, _ = t.Next(k)
+	return k == lua.LNil
+}
+
+// checkScriptCommand applies scriptCall's checks; it returns the command,
+// or an error text ("-CODE msg" or a bare message that gets ERR).
+func (e *scriptEngine) checkScriptCommand(run *scriptRun, args [][]byte) (*commands.Command, string) {
 	s := e.s
 	base, sub := lookupCommand(args)
 	if base == nil || (len(base.Sub) > 0 && len(args) > 1 && sub == nil) {
-		return "Unknown Redis command called from script"
+		return nil, "Unknown Redis command called from script"
 	}
 	cmd := base
 	if sub != nil {
 		cmd = sub
 	}
 	if (cmd.Arity > 0 && len(args) != cmd.Arity) || len(args) < -cmd.Arity || cmd.Proc == nil {
-		return "Wrong number of args calling Redis command from script"
+		return nil, "Wrong number of args calling Redis command from script"
 	}
 	if cmd.Flags&commands.NoScript != 0 {
-		return "This Redis command is not allowed from script"
+		return nil, "This Redis command is not allowed from script"
 	}
 	if run.readOnly && cmd.Flags&(commands.Write|commands.MayReplicate) != 0 {
-		return "Write commands are not allowed from read-only scripts."
+		return nil, "Write commands are not allowed from read-only scripts."
 	}
 	if cmd.Flags&commands.Write != 0 && !run.wrote.Load() && DenyWrite != nil {
 		if msg := DenyWrite(s, run.caller, cmd); msg != "" {
-			return "-" + msg
+			return nil, "-" + msg
 		}
 	}
 	if run.flags&(sfShebang) == 0 && cmd.Flags&commands.DenyOOM != 0 && !run.wrote.Load() && DenyOOM != nil && run.caller.flags&flagMaster == 0 {
 		if msg := DenyOOM(s, run.caller, cmd); msg != "" {
-			return "-" + msg
+			return nil, "-" + msg
 		}
 	}
-	return ""
+	return cmd, ""
 }
 
 func (e *scriptEngine) redisLog(L *lua.LState) int {
@@ -720,19 +840,18 @@ func respToLua(L *lua.LState, buf []byte) (lua.LValue, []byte) {
 	if end < 0 {
 		return lua.LNil, nil
 	}
-	t, line, rest := buf[0], string(buf[1:end]), buf[end+2:]
+	t, lineb, rest := buf[0], buf[1:end], buf[end+2:]
 	switch t {
 	case '+':
-		r := L.NewTable()
-		r.RawSetString("ok", lua.LString(line))
+		r := L.CreateTable(0, 1)
+		r.RawSetString("ok", lua.LString(lineb))
 		return r, rest
 	case '-':
-		return errorTable(L, "-"+line), rest
+		return errorTable(L, "-"+string(lineb)), rest
 	case ':':
-		n, _ := strconv.ParseInt(line, 10, 64)
-		return lua.LNumber(n), rest
+		return lua.LNumber(parseReplyInt(lineb)), rest
 	case '$', '=':
-		n, _ := strconv.Atoi(line)
+		n := int(parseReplyInt(lineb))
 		if n < 0 {
 			return lua.LFalse, rest
 		}
@@ -742,7 +861,7 @@ func respToLua(L *lua.LState, buf []byte) (lua.LValue, []byte) {
 		s := string(rest[:n])
 		rest = rest[n+2:]
 		if t == '=' {
-			r, v := L.NewTable(), L.NewTable()
+			r, v := L.CreateTable(0, 1), L.CreateTable(0, 2)
 			if len(s) >= 4 {
 				v.RawSetString("format", lua.LString(s[:3]))
 				s = s[4:]
@@ -752,6 +871,9 @@ func respToLua(L *lua.LState, buf []byte) (lua.LValue, []byte) {
 			return r, rest
 		}
 		return lua.LString(s), rest
+	}
+	line := string(lineb)
+	switch t {
 	case '_':
 		return lua.LNil, rest
 	case '#':
@@ -768,21 +890,21 @@ func respToLua(L *lua.LState, buf []byte) (lua.LValue, []byte) {
 				f = math.NaN()
 			}
 		}
-		r := L.NewTable()
+		r := L.CreateTable(0, 1)
 		r.RawSetString("double", lua.LNumber(f))
 		return r, rest
 	case '(':
-		r := L.NewTable()
+		r := L.CreateTable(0, 1)
 		r.RawSetString("big_number", lua.LString(line))
 		return r, rest
 	case '*', '>', '~', '%', '|':
-		n, _ := strconv.Atoi(line)
+		n := int(parseReplyInt(lineb))
 		if n < 0 {
 			return lua.LFalse, rest
 		}
 		switch t {
 		case '%', '|':
-			m := L.NewTable()
+			m := L.CreateTable(0, n)
 			for i := 0; i < n; i++ {
 				var k, v lua.LValue
 				k, rest = respToLua(L, rest)
@@ -794,11 +916,11 @@ func respToLua(L *lua.LState, buf []byte) (lua.LValue, []byte) {
 			if t == '|' {
 				return respToLua(L, rest)
 			}
-			r := L.NewTable()
+			r := L.CreateTable(0, 1)
 			r.RawSetString("map", m)
 			return r, rest
 		case '~':
-			m := L.NewTable()
+			m := L.CreateTable(0, n)
 			for i := 0; i < n; i++ {
 				var k lua.LValue
 				k, rest = respToLua(L, rest)
@@ -806,7 +928,7 @@ func respToLua(L *lua.LState, buf []byte) (lua.LValue, []byte) {
 					m.RawSet(k, lua.LTrue)
 				}
 			}
-			r := L.NewTable()
+			r := L.CreateTable(0, 1)
 			r.RawSetString("set", m)
 			return r, rest
 		}
@@ -819,6 +941,33 @@ func respToLua(L *lua.LState, buf []byte) (lua.LValue, []byte) {
 		return a, rest
 	}
 	return lua.LNil, nil
+}
+
+// parseReplyInt parses a RESP integer or length line (as strconv.ParseInt
+// would for the well-formed lines commands write; 0 for anything else).
+func parseReplyInt(b []byte) int64 {
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	if len(b) == 0 || len(b) > 18 {
+		n, _ := strconv.ParseInt(string(b), 10, 64)
+		if neg {
+			return -n
+		}
+		return n
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if neg {
+		return -n
+	}
+	return n
 }
 
 func indexCRLF(b []byte) int {

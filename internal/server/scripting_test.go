@@ -1,11 +1,19 @@
 package server
 
 import (
+	"context"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
 
+	"github.com/vigil-kv/vigil/internal/config"
+	"github.com/vigil-kv/vigil/internal/logging"
 	"github.com/vigil-kv/vigil/internal/resp"
 	"github.com/vigil-kv/vigil/internal/testutil"
 )
@@ -195,5 +203,222 @@ func TestScriptBusyAndKill(t *testing.T) {
 	b.Send("SHUTDOWN", "NOSAVE")
 	if !p.Wait(5 * time.Second) {
 		t.Fatal("server did not exit after SHUTDOWN NOSAVE")
+	}
+}
+
+// TestKillCtx checks the engine's long-lived kill context: children made by
+// context.WithCancel (gopher-lua's coroutines) are cancelled with it, and
+// after a reset it is usable again and forgets earlier children.
+func TestKillCtx(t *testing.T) {
+	var mu sync.Mutex
+	k := newKillCtx(&mu)
+	child, cancelChild := context.WithCancel(k)
+	defer cancelChild()
+	if len(k.fns) != 1 {
+		t.Fatalf("child not registered through AfterFunc: %d", len(k.fns))
+	}
+	mu.Lock()
+	fns := k.cancelLocked()
+	mu.Unlock()
+	for _, f := range fns {
+		f()
+	}
+	select {
+	case <-child.Done():
+	case <-time.After(time.Second):
+		t.Fatal("child not cancelled")
+	}
+	if k.Err() != context.Canceled {
+		t.Fatalf("Err after cancel: %v", k.Err())
+	}
+	mu.Lock()
+	k.resetLocked()
+	mu.Unlock()
+	if k.Err() != nil {
+		t.Fatal("Err after reset")
+	}
+	select {
+	case <-k.Done():
+		t.Fatal("Done closed after reset")
+	default:
+	}
+	// A child cancelled on its own unregisters; one left over is dropped
+	// by the reset.
+	c2, cancel2 := context.WithCancel(k)
+	cancel2()
+	_, cancel3 := context.WithCancel(k)
+	defer cancel3()
+	live := 0
+	for _, f := range k.fns {
+		if f != nil {
+			live++
+		}
+	}
+	if live != 1 || c2.Err() == nil {
+		t.Fatalf("live registrations %d", live)
+	}
+	mu.Lock()
+	k.resetLocked()
+	mu.Unlock()
+	if len(k.fns) != 0 {
+		t.Fatal("registrations kept after reset")
+	}
+}
+
+// TestScriptReuseInvisible checks that reusing KEYS/ARGV and the {ok=...}
+// tables between scripts can't be observed: a script that changed them
+// doesn't affect the next one (results as with Redis 7.0).
+func TestScriptReuseInvisible(t *testing.T) {
+	p := testutil.StartVigil(t, testutil.StartOptions{})
+	c := testutil.MustDial(t, p.Addr)
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"EVAL", "return KEYS", "2", "a", "b"}, "1) \"a\"\n2) \"b\""},
+		{[]string{"EVAL", "KEYS[3] = 'z' KEYS.x = 1 return #KEYS", "2", "a", "b"}, "(integer) 3"},
+		{[]string{"EVAL", "return {#KEYS, KEYS.x}", "2", "a", "b"}, "1) (integer) 2"},
+		{[]string{"EVAL", "KEYS[1] = nil return 1", "2", "a", "b"}, "(integer) 1"},
+		{[]string{"EVAL", "return KEYS", "2", "a", "b"}, "1) \"a\"\n2) \"b\""},
+		{[]string{"EVAL", "setmetatable(ARGV, {__index = function() return 'd' end}) return ARGV[9]", "0", "x"}, "\"d\""},
+		{[]string{"EVAL", "return tostring(ARGV[9])", "0", "x"}, "\"nil\""},
+		{[]string{"EVAL", "return ARGV", "0", "x", "y", "z"}, "1) \"x\"\n2) \"y\"\n3) \"z\""},
+		{[]string{"EVAL", "return ARGV", "0", "x"}, "1) \"x\""},
+		{[]string{"EVAL", "return #ARGV", "0"}, "(integer) 0"},
+		{[]string{"EVAL", "local r = redis.call('SET', 'k', 'v') r.ok = 'CHANGED' r.extra = 1 return r", "0"}, "CHANGED"},
+		{[]string{"EVAL", "local r = redis.call('SET', 'k', 'v') return tostring(r.extra)", "0"}, "\"nil\""},
+		{[]string{"EVAL", "local r = redis.call('SET', 'k', 'v') r.ok = 'NOPE' return 1", "0"}, "(integer) 1"},
+		{[]string{"EVAL", "return redis.call('SET', 'k', 'v')", "0"}, "OK"},
+		{[]string{"EVAL", "local a = redis.call('SET', 'k', 'v') local b = redis.call('PING') a.ok = 'A' return {a.ok, b.ok, tostring(a == b)}", "0"}, "1) \"A\"\n2) \"PONG\"\n3) \"false\""},
+		{[]string{"EVAL", "return {redis.call('PING').ok, redis.call('SET', 'k', 'v').ok}", "0"}, "1) \"PONG\"\n2) \"OK\""},
+		{[]string{"EVAL", "getmetatable('').__index.x = 1", "0"}, "(error) ERR user_script:1: Attempt to modify a readonly table script: 51bcc41a2e1b62ad6c9fdf5c1e8c1b5a5cc20e08, on @user_script:1."},
+		{[]string{"EVAL", "return tostring(getmetatable('').__index == string)", "0"}, "\"true\""},
+		{[]string{"EVAL", "return ('abc'):upper()", "0"}, "\"ABC\""},
+		{[]string{"EVAL", "return select('#', ...)", "0"}, "(integer) 0"},
+		{[]string{"EVAL", "local function f(...) return arg.n end return f(1, 2, 3)", "0"}, "(integer) 3"},
+		{[]string{"EVAL", "return redis.call('SET', 'n', 3.5)", "0"}, "OK"},
+		{[]string{"EVAL", "return {redis.call('GET', 'n'), redis.call('INCRBY', 'i', 12345678901234)}", "0"}, "1) \"3.5\"\n2) (integer) 12345678901234"},
+	}
+	for _, tc := range cases {
+		v := c.MustDo(t, tc.args...)
+		got := v.String()
+		if v.Type == '-' {
+			got = "(error) " + string(v.Str)
+		}
+		if tc.want == "(error) ERR user_script:1: Attempt to modify a readonly table script: 51bcc41a2e1b62ad6c9fdf5c1e8c1b5a5cc20e08, on @user_script:1." {
+			if v.Type != '-' || !strings.HasPrefix(string(v.Str), "ERR user_script:1: Attempt to modify a readonly table script: ") {
+				t.Errorf("%q: got %s", tc.args, got)
+			}
+			continue
+		}
+		if !strings.HasPrefix(got, tc.want) {
+			t.Errorf("%q: got %q want %q", tc.args, got, tc.want)
+		}
+	}
+}
+
+// TestScriptBusyAfterManyScripts checks the shared busy timer: after many
+// short scripts (which leave it armed) a slow one still becomes busy, and
+// SCRIPT KILL stops a script looping inside a coroutine.
+func TestScriptBusyAfterManyScripts(t *testing.T) {
+	p := testutil.StartVigil(t, testutil.StartOptions{Args: []string{"--busy-reply-threshold", "100"}})
+	a := testutil.MustDial(t, p.Addr)
+	b := testutil.MustDial(t, p.Addr)
+	a.MustDo(t, "PING")
+	b.MustDo(t, "PING")
+	for round := 0; round < 2; round++ {
+		for i := 0; i < 2000; i++ {
+			if v := a.MustDo(t, "EVAL", "return redis.call('PING')", "0"); v.Type != '+' {
+				t.Fatalf("fast script: %s", v)
+			}
+		}
+		if err := a.Send("EVAL", "local f = coroutine.wrap(function() while true do end end) f()", "0"); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond)
+		deadline := time.Now().Add(3 * time.Second)
+		for {
+			v := b.MustDo(t, "PING")
+			if v.Type == '-' && string(v.Str) == busyScriptErr {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: no BUSY: %s", round, v)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if v := b.MustDo(t, "SCRIPT", "KILL"); v.Type != '+' {
+			t.Fatalf("SCRIPT KILL: %s", v)
+		}
+		if v, err := a.Read(); err != nil || v.Type != '-' || !strings.HasPrefix(string(v.Str), "ERR Script killed by user with SCRIPT KILL...") {
+			t.Fatalf("killed script reply: %s %v", v, err)
+		}
+		if v := a.MustDo(t, "EVAL", "local co = coroutine.create(function() coroutine.yield(1) end) return select(2, coroutine.resume(co))", "0"); v.Type != ':' || v.Int != 1 {
+			t.Fatalf("script after kill: %s", v)
+		}
+	}
+	if n := strings.Count(p.ReadLog(), "Slow script detected"); n != 2 {
+		t.Errorf("%d slow script warnings, want 2", n)
+	}
+}
+
+// BenchmarkEvalSet is redis-benchmark's scripted SET without the network:
+// the per-call cost of EVAL over the command it runs.
+func BenchmarkEvalSet(b *testing.B) {
+	s := New(config.NewServer(), logging.New(io.Discard, slog.LevelWarn))
+	c := s.NewFakeClient()
+	args := [][]byte{[]byte("EVAL"), []byte("return redis.call('SET', KEYS[1], ARGV[1])"), []byte("1"), []byte("key:000000000000"), []byte("val")}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		strconv.AppendInt(args[3][:4], int64(i%100000), 10)
+		s.mu.Lock()
+		out := c.Exec(args)
+		s.mu.Unlock()
+		if string(out) != "+OK\r\n" {
+			b.Fatalf("reply %q", out)
+		}
+	}
+}
+
+func TestPristineArray(t *testing.T) {
+	L := lua.NewState()
+	defer L.Close()
+	cases := []struct {
+		src  string
+		n    int
+		want bool
+	}{
+		{"{}", 0, true},
+		{"{'a'}", 1, true},
+		{"{'a', 'b'}", 2, true},
+		{"{'a', 'b'}", 1, false},
+		{"{'a'}", 2, false},
+		{"(function() local t = {} t.x = 1 return t end)()", 0, false},
+		{"(function() local t = {'a'} t.x = 1 return t end)()", 1, false},
+		{"(function() local t = {'a', 'b'} t[2] = nil return t end)()", 1, true},
+		{"(function() local t = {'a', 'b'} t[1] = nil return t end)()", 1, false},
+		{"(function() local t = {'a'} t[3] = 'c' return t end)()", 1, false},
+		{"(function() local t = {'a'} t.x = 1 t.x = nil return t end)()", 1, true},
+		{"(function() local t = {'a'} setmetatable(t, {}) return t end)()", 1, false},
+		{"{[2] = 'b', [1] = 'a'}", 2, true},
+		{"{[1.5] = 'x'}", 0, false},
+	}
+	for _, c := range cases {
+		tb := luaEval(t, L, c.src).(*lua.LTable)
+		if got := pristineArray(tb, c.n); got != c.want {
+			t.Errorf("%s n=%d: got %v", c.src, c.n, got)
+		}
+	}
+	// Large counts take the iterating path.
+	big := L.CreateTable(40, 0)
+	for i := 1; i <= 40; i++ {
+		big.RawSetInt(i, lua.LString("v"))
+	}
+	if !pristineArray(big, 40) || pristineArray(big, 39) {
+		t.Error("40 entries")
+	}
+	big.RawSetString("x", lua.LTrue)
+	if pristineArray(big, 40) {
+		t.Error("40 entries and a field")
 	}
 }

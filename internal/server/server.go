@@ -165,6 +165,7 @@ func New(cfg *config.Config, logH *logging.Handler) *Server {
 	s.ks.Now = func() int64 { return s.nowMs }
 	s.ks.LRUClock = func() uint32 { return s.lruClock }
 	s.ks.OnExpire = s.onExpire
+	s.ks.Locker = s
 	s.lastSave = time.Now().Unix()
 	s.reloadCachedConfig()
 	s.installConfigHooks()

@@ -142,7 +142,10 @@ func start(t testing.TB, bin string, pre []string, o StartOptions) *Proc {
 		}
 		args = append(args, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
 			"--daemonize", "no", "--logfile", "", "--save", "", "--appendonly", "no",
-			"--enable-debug-command", "yes", "--pidfile", filepath.Join(dir, "pid"))
+			"--enable-debug-command", "yes", "--pidfile", filepath.Join(dir, "pid"),
+			// Replicas sync at once (Redis's default waits 5 s for more
+			// replicas); tests that exercise the delay set it in Args.
+			"--repl-diskless-sync-delay", "0")
 		args = append(args, o.Args...)
 		logPath := filepath.Join(dir, fmt.Sprintf("server-%d.log", port))
 		lf, err := os.Create(logPath)

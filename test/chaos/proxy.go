@@ -17,7 +17,7 @@ import (
 // "up" is client→node, "down" is node→client.
 type Proxy struct {
 	ln     net.Listener
-	target string
+	target atomic.Pointer[string]
 
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
@@ -35,10 +35,15 @@ func NewProxy(target string) (*Proxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Proxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
+	p := &Proxy{ln: ln, conns: map[net.Conn]struct{}{}}
+	p.SetTarget(target)
 	go p.accept()
 	return p, nil
 }
+
+// SetTarget changes where new connections go (the node's port may only be
+// known once it started).
+func (p *Proxy) SetTarget(target string) { p.target.Store(&target) }
 
 // Addr is the proxy's listening address; Port its port.
 func (p *Proxy) Addr() string { return p.ln.Addr().String() }
@@ -79,14 +84,21 @@ func (p *Proxy) Close() {
 	p.Reset()
 }
 
-func (p *Proxy) track(c net.Conn, add bool) {
+// track adds or removes a connection; adding fails once the proxy is
+// closed (checked under the lock Close's Reset takes, so no connection
+// escapes Close).
+func (p *Proxy) track(c net.Conn, add bool) bool {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	if add {
+		if p.closed.Load() {
+			return false
+		}
 		p.conns[c] = struct{}{}
 	} else {
 		delete(p.conns, c)
 	}
-	p.mu.Unlock()
+	return true
 }
 
 func (p *Proxy) accept() {
@@ -108,16 +120,20 @@ func (p *Proxy) accept() {
 }
 
 func (p *Proxy) serve(c net.Conn) {
-	s, err := net.DialTimeout("tcp", p.target, time.Second)
-	if err != nil || p.cut.Load() {
+	s, err := net.DialTimeout("tcp", *p.target.Load(), time.Second)
+	if err != nil || p.cut.Load() || p.closed.Load() {
 		c.Close()
 		if s != nil {
 			s.Close()
 		}
 		return
 	}
-	p.track(c, true)
-	p.track(s, true)
+	if !p.track(c, true) || !p.track(s, true) {
+		c.Close()
+		s.Close()
+		p.track(c, false)
+		return
+	}
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); p.pipe(s, c, &p.stallUp) }()

@@ -3,6 +3,7 @@ package chaos
 import (
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -15,7 +16,7 @@ import (
 // -NOREPLICAS reply when the ack doesn't come, fencing, recovery, restart
 // safety, and that the master never wipes a replica that is ahead of it.
 func TestSafeModeRules(t *testing.T) {
-	safe := []string{"--vigil-safe-mode", "yes", "--vigil-min-ack-replicas", "1", "--vigil-fence-timeout", "1500"}
+	safe := []string{"--vigil-safe-mode", "yes", "--vigil-min-ack-replicas", "1", "--vigil-fence-timeout", "1500", "--vigil-confirm-timeout", "1500"}
 	m := testutil.StartVigil(t, testutil.StartOptions{Args: safe})
 	// Restart safety: a master that just started accepts no write.
 	if v, _ := do(m.Addr, "SET", "k", "v"); v.Type != '-' || !strings.Contains(string(v.Str), "vigil safe mode") {
@@ -118,5 +119,62 @@ func TestSafeModeOff(t *testing.T) {
 	}
 	if got := info(m.Addr, "vigil_safe_mode"); got != "" {
 		t.Fatalf("vigil fields in INFO without safe mode")
+	}
+}
+
+// A master that loses its Sentinel majority is fenced, and when the
+// Sentinels are back it stays unconfirmed for vigil-confirm-timeout (they
+// may have started failing it over meanwhile; see the safe-mode
+// simulation in internal/sentinel/core/sim_safe_test.go).
+func TestSafeModeSentinelLossUnconfirms(t *testing.T) {
+	safe := []string{"--vigil-safe-mode", "yes", "--vigil-min-ack-replicas", "1", "--vigil-fence-timeout", "1000", "--vigil-confirm-timeout", "4000"}
+	m := testutil.StartVigil(t, testutil.StartOptions{Args: safe})
+	testutil.StartVigil(t, testutil.StartOptions{Args: append([]string{"--replicaof", "127.0.0.1", strconv.Itoa(m.Port)}, safe...)})
+	// A stand-in Sentinel: a connection named like Sentinel's, PINGing.
+	sc := testutil.MustDial(t, m.Addr)
+	sc.MustDo(t, "CLIENT", "SETNAME", "sentinel-0123abcd-cmd")
+	var pinging atomic.Bool
+	pinging.Store(true)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		tk := time.NewTicker(200 * time.Millisecond)
+		defer tk.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tk.C:
+				if pinging.Load() {
+					sc.Do("PING")
+				}
+			}
+		}
+	}()
+	testutil.Eventually(t, 20*time.Second, "writes accepted", func() bool {
+		v, _ := do(m.Addr, "SET", "k", "v")
+		return v.Type == '+'
+	})
+	pinging.Store(false)
+	testutil.Eventually(t, 5*time.Second, "fenced without the Sentinel", func() bool {
+		v, _ := do(m.Addr, "SET", "k", "v")
+		return v.Type == '-' && strings.Contains(string(v.Str), "Sentinels heard")
+	})
+	time.Sleep(1500 * time.Millisecond) // the Sentinel stays away for a while
+	pinging.Store(true)
+	back := time.Now()
+	testutil.Eventually(t, 5*time.Second, "refused as unconfirmed once the Sentinel is back", func() bool {
+		v, _ := do(m.Addr, "SET", "k", "v")
+		return v.Type == '-' && strings.Contains(string(v.Str), "not yet confirmed")
+	})
+	testutil.Eventually(t, 20*time.Second, "confirmed again", func() bool {
+		v, _ := do(m.Addr, "SET", "k", "v")
+		return v.Type == '+'
+	})
+	if d := time.Since(back); d < 3*time.Second {
+		t.Fatalf("confirmed %v after the Sentinel came back, before vigil-confirm-timeout (4 s)", d)
+	}
+	if got := info(m.Addr, "vigil_confirm_timeout"); got != "4000" {
+		t.Fatalf("vigil_confirm_timeout = %q", got)
 	}
 }

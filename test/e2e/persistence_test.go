@@ -929,3 +929,51 @@ func TestPersistShutdownAndSavePoints(t *testing.T) {
 	v.ok("DEBUG", "LOADAOF")
 	persSame(t, "DEBUG LOADAOF", after, persFullDump(t, v))
 }
+
+// A save point set at run time (CONFIG SET save) triggers a background
+// save from the cron, and removing the save points stops that.
+func TestPersistSavePointsConfigSet(t *testing.T) {
+	v := persStart(t, "vigil", t.TempDir())
+	defer v.stop()
+	v.ok("CONFIG", "SET", "save", "")
+	v.ok("SET", "a", "1")
+	time.Sleep(1500 * time.Millisecond) // no save point: nothing may save
+	if got := v.info("rdb_changes_since_last_save"); got != "1" {
+		t.Fatalf("saved without save points: rdb_changes_since_last_save=%s", got)
+	}
+	v.ok("CONFIG", "SET", "save", "1 1")
+	deadline := time.Now().Add(10 * time.Second)
+	for v.info("rdb_changes_since_last_save") != "0" {
+		if time.Now().After(deadline) {
+			t.Fatalf("save point 1 1 set at run time never saved")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// PUBLISH reaches replicas but, as in Redis, never the AOF.
+func TestPersistAOFSkipsPublish(t *testing.T) {
+	dir := t.TempDir()
+	v := persStart(t, "vigil", dir, "--appendonly", "yes", "--appendfsync", "always")
+	v.ok("PUBLISH", "ch", "hello")
+	v.ok("SET", "k", "v")
+	files, _ := filepath.Glob(filepath.Join(dir, "appendonlydir", "*.incr.aof"))
+	if len(files) == 0 {
+		t.Fatalf("no incremental AOF file in %s", dir)
+	}
+	var all []byte
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, b...)
+	}
+	if !bytes.Contains(all, []byte("SET")) {
+		t.Fatalf("SET not in the AOF: %q", all)
+	}
+	if bytes.Contains(bytes.ToUpper(all), []byte("PUBLISH")) {
+		t.Fatalf("PUBLISH written to the AOF: %q", all)
+	}
+	v.stop()
+}

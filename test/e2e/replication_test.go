@@ -41,9 +41,10 @@ func replNeedRedis(t *testing.T) {
 func replStart(t *testing.T, kind string, o testutil.StartOptions) *rnode {
 	t.Helper()
 	var p *testutil.Proc
+	// Both wait 5 s (repl-diskless-sync-delay) for more replicas before a
+	// diskless sync; tests that want the delay pass it again.
+	o.Args = append([]string{"--repl-diskless-sync-delay", "0"}, o.Args...)
 	if kind == "redis" {
-		// Redis waits 5 s for more replicas before a diskless sync.
-		o.Args = append([]string{"--repl-diskless-sync-delay", "0"}, o.Args...)
 		p = testutil.StartRedis(t, o)
 	} else {
 		p = testutil.StartVigil(t, o)

@@ -5,12 +5,14 @@ import (
 	"net"
 	"sync"
 	"testing"
+	"time"
 )
 
 // tcpProxy forwards 127.0.0.1:<port> to a target and lets a test break the
 // path in the ways networks do: Cut closes every open connection (a reset
 // link), Pause stalls forwarding in both directions without closing
-// anything (a black-holed link), Resume lets held bytes through again.
+// anything (a black-holed link), Resume lets held bytes through again,
+// SetRate throttles forwarding (a slow link).
 type tcpProxy struct {
 	ln     net.Listener
 	target string
@@ -22,6 +24,7 @@ type tcpProxy struct {
 	gate   chan struct{} // closed while forwarding is allowed
 	closed bool
 	nconn  int
+	rate   int // bytes per second and direction; 0 = unlimited
 }
 
 func newTCPProxy(t *testing.T, target string) *tcpProxy {
@@ -77,13 +80,25 @@ func (p *tcpProxy) pipe(src, dst net.Conn) {
 	}()
 	buf := make([]byte, 32*1024)
 	for {
-		n, err := src.Read(buf)
+		p.mu.Lock()
+		rate := p.rate
+		p.mu.Unlock()
+		chunk := buf
+		if rate > 0 {
+			// Small reads keep a throttled link smooth (about 20 a second).
+			chunk = buf[:max(512, min(len(buf), rate/20))]
+		}
+		n, err := src.Read(chunk)
 		if n > 0 {
 			p.mu.Lock()
 			g := p.gate
+			rate = p.rate
 			p.mu.Unlock()
 			<-g
-			if _, werr := dst.Write(buf[:n]); werr != nil {
+			if rate > 0 {
+				time.Sleep(time.Duration(n) * time.Second / time.Duration(rate))
+			}
+			if _, werr := dst.Write(chunk[:n]); werr != nil {
 				return
 			}
 		}
@@ -110,6 +125,13 @@ func (p *tcpProxy) Cut() {
 	for c := range p.conns {
 		c.Close()
 	}
+}
+
+// SetRate limits forwarding to bytesPerSec in each direction (0: no limit).
+func (p *tcpProxy) SetRate(bytesPerSec int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.rate = bytesPerSec
 }
 
 // Pause stalls forwarding (bytes already read are held, not dropped).

@@ -654,6 +654,12 @@ func (n *Node) refreshInfo(i *Instance, text string) {
 	}
 	role := inf.Role
 	if role == KindReplica {
+		if i.slaveMasterHost != inf.MasterHost || i.slaveMasterPort != inf.MasterPort {
+			// As Redis's slave_conf_change_time: a replica that just
+			// changed master (e.g. re-pointed by the failover leader) is
+			// left alone by +fix-slave-config for failover-timeout.
+			i.slaveConfChange = n.now
+		}
 		i.slaveMasterHost = inf.MasterHost
 		i.slaveMasterPort = inf.MasterPort
 		i.masterLinkUp = inf.MasterLinkUp

@@ -15,8 +15,11 @@ import (
 // with "sentinel vigil-safe-mode <master> yes [N]" the leader:
 //
 //   - counts the reachable replicas: not SDOWN, command link up and answering,
-//     and an INFO received after the master was judged down (their offsets no
-//     longer move: the master is fenced before down-after expires);
+//     reporting role:slave, and an INFO received after the master was judged
+//     down (their offsets no longer move: the master is fenced before
+//     down-after expires);
+//   - never promotes while the master is not (subjectively) down, e.g. a
+//     failover resumed after TILT next to a master that answers again;
 //   - refuses to promote (-failover-abort-no-good-slave) when fewer than
 //     R-N+1 are reachable, R being every replica it knows for the master;
 //   - promotes a replica with the highest offset among the reachable ones,
@@ -62,6 +65,17 @@ func (m *Master) safeMinAck() int {
 // safeSelect implements the rule above; usable are the replicas that pass
 // Redis's own checks.
 func (n *Node) safeSelect(m *Master, usable []*Instance) *Instance {
+	if !m.sdown && !m.forceFailover {
+		// The master is answering again (e.g. this Sentinel resumes a
+		// failover after TILT): its replicas' offsets may still move, so
+		// no offset seen now is final. Wait (up to failover-timeout) rather
+		// than promote next to a live master.
+		if n.now-m.safeRefusedAt >= 1000 {
+			m.safeRefusedAt = n.now
+			n.eventAt(LevelWarning, "-vigil-safe-mode-refuse", &m.Instance, " master is not down", m.failoverEpoch)
+		}
+		return nil
+	}
 	total := 0
 	var reach []*Instance
 	for _, r := range m.replicas {
@@ -74,6 +88,12 @@ func (n *Node) safeSelect(m *Master, usable []*Instance) *Instance {
 		}
 		if m.sdown && r.infoRefresh <= m.sdownT {
 			continue // offset not known to be final
+		}
+		if r.roleReported != KindReplica {
+			// It answers INFO as a master (e.g. an old master that came
+			// back before being converted): its replication offset is not
+			// tracked, so it can't vouch for anything.
+			continue
 		}
 		reach = append(reach, r)
 	}

@@ -108,6 +108,7 @@ type simRedis struct {
 	ignoreNoOne bool // scenario: never execute SLAVEOF NO ONE
 	subs        []*simLink
 	deferred    []func()
+	safe        simRedisSafe // safe-mode model (sim_safe_test.go)
 }
 
 type simLink struct {
@@ -164,6 +165,7 @@ type world struct {
 	faultGen   int
 	downAfter  int64
 	foTimeout  int64
+	safe       *simSafe // non-nil: vigil safe mode modelled (sim_safe_test.go)
 }
 
 func (w *world) at(d int64, fn func()) {
@@ -562,6 +564,9 @@ func (w *world) sentinelExec(t *simSentinel, cmd []string) Resp {
 func (w *world) redisExec(r *simRedis, l *simLink, cmds [][]string) Resp {
 	var last Resp
 	for _, cmd := range cmds {
+		if w.safe != nil {
+			w.safeOnCommand(r, l, cmd)
+		}
 		switch strings.ToUpper(cmd[0]) {
 		case "PING":
 			last = Status("PONG")
@@ -660,6 +665,11 @@ func (w *world) redisByAddr(a Addr) *simRedis {
 }
 
 func (w *world) replicationTick() {
+	if w.safe != nil {
+		w.safeReplicationTick()
+		w.at(100, w.replicationTick)
+		return
+	}
 	for _, r := range w.reds {
 		if r.alive && !r.paused && r.master {
 			r.offset += 1 + w.rnd.Int64N(1000)
@@ -714,6 +724,7 @@ func (w *world) restartRedis(r *simRedis) {
 	w.logf("R%d restart master=%v", r.ep, r.master)
 	r.alive = true
 	r.runid = w.newRunID()
+	r.safe.unconfirmedSince = w.now
 	r.linkUp = false
 	r.downSince = w.now
 	r.syncAt = 0
@@ -773,6 +784,7 @@ func (w *world) pauseRedis(r *simRedis, d int64) {
 			return
 		}
 		r.paused = false
+		r.safe.unconfirmedSince = w.now
 		d := r.deferred
 		r.deferred = nil
 		for _, fn := range d {
@@ -881,6 +893,7 @@ func (w *world) quiesce() {
 		if r.paused {
 			r.inc++
 			r.paused = false
+			r.safe.unconfirmedSince = w.now
 			d := r.deferred
 			r.deferred = nil
 			for _, fn := range d {
@@ -957,12 +970,20 @@ type simResult struct {
 	tilts     int
 	epochs    int
 	simMS     int64
+	acked     int // safe mode: acknowledgement points recorded
+	writes    int // safe mode: write batches accepted by masters
 }
 
 // runSchedule runs one seeded schedule: random faults, then quiet (must
 // converge), then the agreed master is killed (a failover must complete and
 // everyone must converge on a new master).
 func runSchedule(t testing.TB, seed int64, trace bool) (simResult, []string) {
+	return runScheduleSafe(t, seed, trace, 0)
+}
+
+// runScheduleSafe is runSchedule with vigil safe mode modelled on the data
+// nodes and enabled on the Sentinels when safeN > 0 (sim_safe_test.go).
+func runScheduleSafe(t testing.TB, seed int64, trace bool, safeN int) (simResult, []string) {
 	r0 := rand.New(rand.NewPCG(uint64(seed), 7))
 	nS := 3
 	if r0.IntN(3) == 0 {
@@ -970,8 +991,18 @@ func runSchedule(t testing.TB, seed int64, trace bool) (simResult, []string) {
 	}
 	nR := 2 + r0.IntN(3)
 	discovery := r0.IntN(5) == 0
-	w := newWorld(t, seed, nS, nR, discovery)
+	var w *world
+	if safeN > 0 {
+		// The fence timeout must exceed the Sentinels' PING period (1 s)
+		// and stay below down-after.
+		w = newWorldCfg(t, seed, nS, nR, discovery, 2000, 4000, -1, Options{})
+	} else {
+		w = newWorld(t, seed, nS, nR, discovery)
+	}
 	w.trace = trace
+	if safeN > 0 {
+		w.enableSafe(min(safeN, nR-1))
+	}
 	if r0.IntN(4) == 0 {
 		// mixed deployment: some sentinels use plain redis-sentinel timing
 		w.compat = map[int]bool{}
@@ -992,6 +1023,14 @@ func runSchedule(t testing.TB, seed int64, trace bool) (simResult, []string) {
 	w.runUntil(faultEnd + 100)
 	w.quiesce()
 	x, ok := w.waitConverged(90000, "after faults stopped")
+	if ok && w.safe != nil {
+		// Let the master take writes (and acknowledge them) for a while,
+		// then check nothing acknowledged was lost so far.
+		w.runUntil(w.now + 10000)
+		if x, ok = w.waitConverged(30000, "after safe-mode writes"); ok {
+			w.checkAcked(x)
+		}
+	}
 	if ok && w.rnd.IntN(2) == 0 {
 		before := w.failovers
 		beforeEpochs := len(w.leaders)
@@ -1004,8 +1043,15 @@ func runSchedule(t testing.TB, seed int64, trace bool) (simResult, []string) {
 		if ok2 && (y == x || w.failovers == before || len(w.leaders) == beforeEpochs) {
 			w.fail("master %v killed but no failover completed (now %v)", x, y)
 		}
+		if ok2 && w.safe != nil {
+			w.checkAcked(y)
+		}
 	}
-	return simResult{failure: w.failure, failovers: w.failovers, takeovers: w.takeovers, tilts: w.tilts, epochs: len(w.leaders), simMS: w.now}, w.log
+	res := simResult{failure: w.failure, failovers: w.failovers, takeovers: w.takeovers, tilts: w.tilts, epochs: len(w.leaders), simMS: w.now}
+	if w.safe != nil {
+		res.acked, res.writes = w.safe.ackedN, w.safe.writes
+	}
+	return res, w.log
 }
 
 // TestSimulation runs -schedules seeded random schedules (default 10000).
