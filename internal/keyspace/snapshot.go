@@ -69,9 +69,6 @@ type Snapshot struct {
 	walking    bool
 	estimate   int
 	done       bool
-	// foreground: made by SnapshotNow for a caller that holds the lock
-	// while reading it (Lists must not take the lock).
-	foreground bool
 }
 
 // captureChunk bounds one lock hold of the walk; between chunks the walker
@@ -83,7 +80,7 @@ const (
 )
 
 // BeginSnapshot starts a snapshot (lock held). It costs O(1); the entries
-// are captured by Lists (or CaptureLocked). Keys already expired when it
+// are captured by Lists. Keys already expired when it
 // begins are left out.
 func (ks *Keyspace) BeginSnapshot() *Snapshot {
 	if ks.capture != nil {
@@ -102,22 +99,10 @@ func (ks *Keyspace) BeginSnapshot() *Snapshot {
 	return s
 }
 
-// SnapshotNow begins a snapshot and captures it completely (lock held): for
-// foreground saves, which hold the lock anyway.
-func (ks *Keyspace) SnapshotNow() *Snapshot {
-	s := ks.BeginSnapshot()
-	s.walkAll()
-	s.foreground = true
-	return s
-}
-
 // Lists returns the captured entries per database id, finishing the capture
 // first: called without the lock, it takes the keyspace's Locker for one
 // short chunk at a time. (Without a Locker it assumes single-threaded use.)
 func (s *Snapshot) Lists() [][]SnapEntry {
-	if s.foreground {
-		return s.dbs
-	}
 	ks := s.ks
 	lk := ks.Locker
 	if lk == nil {
@@ -162,9 +147,6 @@ func (s *Snapshot) Lists() [][]SnapEntry {
 	lk.Unlock()
 	return s.dbs
 }
-
-// CaptureLocked finishes the capture with the lock held.
-func (s *Snapshot) CaptureLocked() { s.walkAll() }
 
 type noLock struct{}
 

@@ -42,7 +42,7 @@ func BenchmarkSaveFile(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		t0 := time.Now()
-		snap := ks.SnapshotNow()
+		snap := ks.BeginSnapshot()
 		capture += time.Since(t0)
 		if _, err := SaveFile(out, snap, opt); err != nil {
 			b.Fatal(err)

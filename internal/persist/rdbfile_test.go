@@ -160,7 +160,7 @@ func TestWriteLoadRoundTrip(t *testing.T) {
 	for _, compress := range []bool{false, true} {
 		opt := WriteOptions{Compress: compress, Checksum: true}
 		var a, b bytes.Buffer
-		snap := ks.SnapshotNow()
+		snap := ks.BeginSnapshot()
 		if _, err := WriteSnapshot(&a, snap, opt); err != nil {
 			t.Fatal(err)
 		}

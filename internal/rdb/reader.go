@@ -684,14 +684,8 @@ func (r *reader) readObject(t Type, v *Value) error {
 
 	case TypeListZiplist:
 		v.Type = TypeList
-		v.List = r.sList[:0]
-		err := r.packed(t, "ziplist", func(e []byte, tmp bool) error {
-			if tmp {
-				e = r.ar.clone(e)
-			}
-			v.List = append(v.List, e)
-			return nil
-		})
+		var err error
+		v.List, err = r.packedElems(t, "ziplist", r.sList[:0])
 		r.sList = v.List
 		return err
 
@@ -713,14 +707,8 @@ func (r *reader) readObject(t Type, v *Value) error {
 
 	case TypeSetListpack:
 		v.Type = TypeSet
-		v.Set = r.sSet[:0]
-		err := r.packed(t, "listpack", func(e []byte, tmp bool) error {
-			if tmp {
-				e = r.ar.clone(e)
-			}
-			v.Set = append(v.Set, e)
-			return nil
-		})
+		var err error
+		v.Set, err = r.packedElems(t, "listpack", r.sSet[:0])
 		r.sSet = v.Set
 		if err == nil && r.hasDup(len(v.Set), func(i int) []byte { return v.Set[i] }) {
 			err = r.corrupt("bad listpack: duplicate set member")
@@ -811,6 +799,19 @@ func (r *reader) readObject(t Type, v *Value) error {
 // packed reads a string holding a ziplist (for ziplist types) or listpack
 // and feeds its elements to fn (see listpackEach for tmp). The blob lives
 // in the arena, so elements that alias it stay valid for the key.
+// packedElems appends every element of a packed blob to dst (elements in
+// temporary buffers are copied to the arena).
+func (r *reader) packedElems(t Type, what string, dst [][]byte) ([][]byte, error) {
+	err := r.packed(t, what, func(e []byte, tmp bool) error {
+		if tmp {
+			e = r.ar.clone(e)
+		}
+		dst = append(dst, e)
+		return nil
+	})
+	return dst, err
+}
+
 func (r *reader) packed(t Type, what string, fn func(e []byte, tmp bool) error) error {
 	blob, err := r.readStr(what, strArena)
 	if err != nil {

@@ -186,45 +186,23 @@ func (w *world) safeCanWrite(m *simRedis) bool {
 	return true
 }
 
-// safeReplicationTick is replicationTick with safe mode: masters write only
-// when not fenced, replicas copy their master's history, and a batch held
-// by N replicas is recorded as acknowledged.
-func (w *world) safeReplicationTick() {
+// safeWrite is one write batch on master m.
+func (w *world) safeWrite(m *simRedis) {
+	m.offset += 1 + w.rnd.Int64N(1000)
+	m.safe.log = &simLog{prev: m.safe.log, off: m.offset, at: w.now}
+	w.safe.writes++
+}
+
+// safeCopy: replica r, linked to m, holds m's history and acknowledges it.
+func (w *world) safeCopy(r, m *simRedis) {
+	r.safe.log = m.safe.log
+	r.safe.ackTo, r.safe.lastAck = m.addr, w.now
+}
+
+// safeRecordAcks records, per master, the newest batch held by N replicas
+// that acknowledged it in this tick.
+func (w *world) safeRecordAcks() {
 	sf := w.safe
-	for _, r := range w.reds {
-		if r.alive && !r.paused && r.master && w.safeCanWrite(r) {
-			r.offset += 1 + w.rnd.Int64N(1000)
-			r.safe.log = &simLog{prev: r.safe.log, off: r.offset, at: w.now}
-			sf.writes++
-		}
-	}
-	for _, r := range w.reds {
-		if !r.alive || r.paused || r.master {
-			continue
-		}
-		m := w.redisByAddr(r.masterAddr)
-		ok := m != nil && m.alive && !m.paused && m.master && w.reachable(r.ep, m.ep)
-		if ok {
-			if !r.linkUp {
-				if r.syncAt == 0 {
-					r.syncAt = w.now + 200 + w.rnd.Int64N(800)
-				} else if w.now >= r.syncAt {
-					r.linkUp, r.syncAt = true, 0
-				}
-			}
-			if r.linkUp {
-				r.offset, r.safe.log = m.offset, m.safe.log
-				r.safe.ackTo, r.safe.lastAck = m.addr, w.now
-			}
-		} else {
-			if r.linkUp {
-				r.linkUp = false
-				r.downSince = w.now
-			}
-			r.syncAt = 0
-		}
-	}
-	// Acknowledgements: the newest batch held by N replicas of each master.
 	for _, m := range w.reds {
 		if !m.alive || !m.master || m.safe.log == nil {
 			continue

@@ -664,15 +664,17 @@ func (w *world) redisByAddr(a Addr) *simRedis {
 	return w.reds[ep-len(w.sents)]
 }
 
+// replicationTick advances the modelled replication every 100 ms: masters
+// take writes (in safe mode only when its rules allow, sim_safe_test.go),
+// replicas (re)sync and copy their master's offset (and history).
 func (w *world) replicationTick() {
-	if w.safe != nil {
-		w.safeReplicationTick()
-		w.at(100, w.replicationTick)
-		return
-	}
 	for _, r := range w.reds {
 		if r.alive && !r.paused && r.master {
-			r.offset += 1 + w.rnd.Int64N(1000)
+			if w.safe == nil {
+				r.offset += 1 + w.rnd.Int64N(1000)
+			} else if w.safeCanWrite(r) {
+				w.safeWrite(r)
+			}
 		}
 	}
 	for _, r := range w.reds {
@@ -681,23 +683,29 @@ func (w *world) replicationTick() {
 		}
 		m := w.redisByAddr(r.masterAddr)
 		ok := m != nil && m.alive && !m.paused && m.master && w.reachable(r.ep, m.ep)
-		if ok {
-			if !r.linkUp {
-				if r.syncAt == 0 {
-					r.syncAt = w.now + 200 + w.rnd.Int64N(800)
-				} else if w.now >= r.syncAt {
-					r.linkUp, r.syncAt, r.offset = true, 0, m.offset
-				}
-			} else {
-				r.offset = m.offset
-			}
-		} else {
+		if !ok {
 			if r.linkUp {
 				r.linkUp = false
 				r.downSince = w.now
 			}
 			r.syncAt = 0
+			continue
 		}
+		if !r.linkUp {
+			if r.syncAt == 0 {
+				r.syncAt = w.now + 200 + w.rnd.Int64N(800)
+			} else if w.now >= r.syncAt {
+				r.linkUp, r.syncAt, r.offset = true, 0, m.offset
+			}
+		} else {
+			r.offset = m.offset
+		}
+		if r.linkUp && w.safe != nil {
+			w.safeCopy(r, m)
+		}
+	}
+	if w.safe != nil {
+		w.safeRecordAcks()
 	}
 	w.at(100, w.replicationTick)
 }
