@@ -3,7 +3,8 @@
 #
 # Per server (pinned to SERVER_CPU; redis-benchmark to CLIENT_CPU):
 #   1. DEBUG POPULATE $KEYS keys (key:N, 16-byte values), or with
-#      DATASET=hashes, $HASHES hashes of $FIELDS fields each.
+#      DATASET=hashes, $HASHES hashes of $FIELDS fields each (built by
+#      EVAL scripts, or with BUILD=pipe by one plain HSET per hash).
 #   2. Baseline: redis-benchmark SET/GET over a random key space -> p99.
 #   3. The same load (SAVE_REQUESTS requests, sized to last about as long
 #      as one save) with one BGSAVE started 0.3 s in -> p99 while saving,
@@ -12,8 +13,11 @@
 #      parent's VmRSS growth + the fork child's private memory from
 #      smaps_rollup, i.e. the copy-on-write cost).
 #   4. Foreground SAVE time (median of REPEAT SAVEs).
+#      Also its CPU time (user + system of the server process, from
+#      /proc: steadier than wall time on a shared machine).
 #   5. Restart on the saved dump.rdb: time until PING answers PONG (load),
-#      median of REPEAT restarts.
+#      median of REPEAT restarts (both answer -LOADING meanwhile), and the
+#      RSS once loaded (the dataset without the garbage of building it).
 #
 # Environment: KEYS (default 1000000), REQUESTS per baseline run (default
 # 200000), SAVE_REQUESTS for the run with a save (default 60000), CLIENTS
@@ -24,6 +28,7 @@ set -euo pipefail
 
 KEYS=${KEYS:-1000000}
 DATASET=${DATASET:-strings} # strings (DEBUG POPULATE KEYS) or hashes
+BUILD=${BUILD:-eval}        # hashes built by EVAL scripts, or "pipe": plain HSETs via redis-cli --pipe
 HASHES=${HASHES:-100000}
 FIELDS=${FIELDS:-100}
 REQUESTS=${REQUESTS:-200000}
@@ -53,6 +58,9 @@ fi
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 now_ms() { date +%s%3N; }
+# CPU time (user + system, all threads) of a process so far, ms: on a
+# shared machine, less noisy than wall time.
+cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{print int(($14 + $15) * 1000 / hz)}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 private_kb() { # private (copy-on-write) memory of a process, kB
 	awk '/^Private_(Clean|Dirty):/ {s += $2} END {print s+0}' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0
@@ -91,7 +99,18 @@ run() {
 	local name=$1 port; port=$(free_port)
 	start "$name" "$port"
 	wait_pong "$port" >/dev/null
-	if [ "$DATASET" = hashes ]; then
+	if [ "$DATASET" = hashes ] && [ "$BUILD" = pipe ]; then
+		# The same hashes, one plain HSET of all fields per hash, through
+		# redis-cli --pipe (no script: RSS then shows no scripting garbage).
+		[[ -e $work/hset.txt ]] || python3 -c '
+import sys
+n, m = int(sys.argv[1]), int(sys.argv[2])
+vals = " ".join(f"f{f} v{f:07d}" for f in range(1, m + 1))
+with open(sys.argv[3], "w") as out:
+    for i in range(1, n + 1):
+        out.write(f"HSET h:{i} {vals}\n")' "$HASHES" "$FIELDS" "$work/hset.txt"
+		redis-cli -p "$port" --pipe <"$work/hset.txt" >/dev/null
+	elif [ "$DATASET" = hashes ]; then
 		# HASHES hashes h:N of FIELDS fields (f1..fN, 8-byte values), built
 		# by a script in chunks of 10k keys.
 		local i=1
@@ -145,32 +164,42 @@ run() {
 	R[$name.base_mb]=$(( base_rss / 1024 ))
 	R[$name.keys]=$(redis-cli -p "$port" DBSIZE)
 
-	local t0 times=()
+	local t0 c0 times=() cpus=()
 	for _ in $(seq "$REPEAT"); do
 		t0=$(now_ms)
+		c0=$(cpu_ms "$server_pid")
 		redis-cli -p "$port" SAVE >/dev/null
 		times+=($(( $(now_ms) - t0 )))
+		cpus+=($(( $(cpu_ms "$server_pid") - c0 )))
 	done
 	R[$name.save_ms]=$(median "${times[@]}")
 	R[$name.save_all]=${times[*]}
+	R[$name.save_cpu]=$(median "${cpus[@]}")
 	R[$name.rdb_mb]=$(( $(stat -c %s "$work/$name/dump.rdb") / 1048576 ))
 	redis-cli -p "$port" SHUTDOWN NOSAVE >/dev/null 2>&1 || true
 	wait "$server_pid" 2>/dev/null || true
 
-	times=()
+	times=() cpus=()
 	for _ in $(seq "$REPEAT"); do
 		start "$name" "$port"
 		times+=($(wait_pong "$port"))
+		cpus+=($(cpu_ms "$server_pid"))
 		[[ $(redis-cli -p "$port" DBSIZE) == "${R[$name.keys]}" ]] || echo "persistence.sh: $name loaded $(redis-cli -p "$port" DBSIZE) keys, want ${R[$name.keys]}" >&2
+		R[$name.loaded_mb]=$(( $(rss_kb "$server_pid") / 1024 ))
 		redis-cli -p "$port" SHUTDOWN NOSAVE >/dev/null 2>&1 || true
 		wait "$server_pid" 2>/dev/null || true
 	done
 	R[$name.load_ms]=$(median "${times[@]}")
 	R[$name.load_all]=${times[*]}
+	R[$name.load_cpu]=$(median "${cpus[@]}")
 }
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 
-echo "populating $KEYS keys, $REQUESTS requests per benchmark run, $CLIENTS clients" >&2
+if [ "$DATASET" = hashes ]; then
+	echo "populating $HASHES hashes of $FIELDS fields, $REQUESTS requests per benchmark run, $CLIENTS clients" >&2
+else
+	echo "populating $KEYS keys, $REQUESTS requests per benchmark run, $CLIENTS clients" >&2
+fi
 run redis
 run vigil
 
@@ -182,6 +211,7 @@ cat <<EOF
 |---|---:|---:|---:|
 | keys at save time | ${R[redis.keys]} | ${R[vigil.keys]} | |
 | RSS before saving (MB) | ${R[redis.base_mb]} | ${R[vigil.base_mb]} | $(ratio "${R[redis.base_mb]}" "${R[vigil.base_mb]}") |
+| RSS after loading dump.rdb at start-up (MB) | ${R[redis.loaded_mb]} | ${R[vigil.loaded_mb]} | $(ratio "${R[redis.loaded_mb]}" "${R[vigil.loaded_mb]}") |
 | BGSAVE time under load (ms) | ${R[redis.bgsave_ms]} | ${R[vigil.bgsave_ms]} | $(ratio "${R[redis.bgsave_ms]}" "${R[vigil.bgsave_ms]}") |
 | peak extra memory during BGSAVE (MB) | ${R[redis.peak_mb]} | ${R[vigil.peak_mb]} | $(ratio "${R[redis.peak_mb]}" "${R[vigil.peak_mb]}") |
 | SET p99 ms, no save | ${rb[1]} | ${vb[1]} | $(ratio "${rb[1]}" "${vb[1]}") |
@@ -191,7 +221,9 @@ cat <<EOF
 | SET rps, no save / saving | ${rb[0]} / ${rl[0]} | ${vb[0]} / ${vl[0]} | |
 | GET rps, no save / saving | ${rb[2]} / ${rl[2]} | ${vb[2]} / ${vl[2]} | |
 | SAVE time (ms) | ${R[redis.save_ms]} | ${R[vigil.save_ms]} | $(ratio "${R[redis.save_ms]}" "${R[vigil.save_ms]}") |
+| SAVE CPU time (ms) | ${R[redis.save_cpu]} | ${R[vigil.save_cpu]} | $(ratio "${R[redis.save_cpu]}" "${R[vigil.save_cpu]}") |
 | dump.rdb size (MB) | ${R[redis.rdb_mb]} | ${R[vigil.rdb_mb]} | |
 | startup load until PONG (ms) | ${R[redis.load_ms]} | ${R[vigil.load_ms]} | $(ratio "${R[redis.load_ms]}" "${R[vigil.load_ms]}") |
+| process CPU time until PONG (ms) | ${R[redis.load_cpu]} | ${R[vigil.load_cpu]} | $(ratio "${R[redis.load_cpu]}" "${R[vigil.load_cpu]}") |
 EOF
 echo "SAVE runs (ms): redis ${R[redis.save_all]}; vigil ${R[vigil.save_all]}. Load runs (ms): redis ${R[redis.load_all]}; vigil ${R[vigil.load_all]}." >&2

@@ -280,8 +280,42 @@ func runServer(cfg *config.Config, p ParsedArgs) int {
 	log.Warn("Server initialized")
 	srv.SetLoading(true)
 	replication.Install(srv)
-	if err := persist.Start(srv); err != nil {
+	// VIGIL_CPUPROFILE=path records a CPU profile from before the
+	// start-up load until shutdown (for performance work; see
+	// docs/performance.md).
+	if path := os.Getenv("VIGIL_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil {
+			pprof.StartCPUProfile(f)
+			defer func() { pprof.StopCPUProfile(); f.Close() }()
+		}
+	}
+	// Serve while the RDB file loads, as Redis does: commands without the
+	// loading flag get -LOADING, INFO reports the progress. (An AOF is
+	// still loaded before serving: its loader installs its hooks without
+	// the server lock.)
+	served := make(chan struct{})
+	serve := func() { go func() { srv.Serve(); close(served) }() }
+	aof := cfg.Bool("appendonly")
+	loaded := make(chan struct{})
+	if !aof {
+		serve()
+		// SHUTDOWN while loading (allowed, without the final save, as in
+		// Redis) exits at once rather than after the load.
+		go func() {
+			select {
+			case <-srv.Done():
+				os.Exit(0)
+			case <-loaded:
+			}
+		}()
+	}
+	err = persist.Start(srv)
+	close(loaded)
+	if err != nil {
 		return 1
+	}
+	if aof {
+		serve()
 	}
 	if err := replication.Start(srv); err != nil {
 		log.Warn(err.Error())
@@ -299,20 +333,13 @@ func runServer(cfg *config.Config, p ParsedArgs) int {
 		log.Info("Ready to accept connections unix")
 	}
 	go handleSignals(srv)
-	// VIGIL_CPUPROFILE=path records a CPU profile until shutdown (for
-	// performance work; see docs/performance.md).
-	if path := os.Getenv("VIGIL_CPUPROFILE"); path != "" {
-		if f, err := os.Create(path); err == nil {
-			pprof.StartCPUProfile(f)
-			defer func() { pprof.StopCPUProfile(); f.Close() }()
-		}
-	}
-	srv.Serve()
+	<-served
 	return 0
 }
 
-// StartHooks run after listening and before serving (load RDB/AOF, start
-// replication). An error aborts start-up.
+// StartHooks run after the dataset is loaded, before the loading flag is
+// cleared (clients connected meanwhile get -LOADING). An error aborts
+// start-up.
 var StartHooks []func(s *server.Server) error
 
 func handleSignals(srv *server.Server) {

@@ -44,6 +44,10 @@ const (
 	OnlySentinel                      // only in Sentinel mode
 	NoMandatoryKeys                   // keys optional
 	AllowInSubscribe                  // allowed in RESP2 subscribed context
+	// ReplOnly: propagated to replicas only, never to the AOF (PUBLISH,
+	// SPUBLISH), like Redis's forceCommandPropagation(c, PROPAGATE_REPL).
+	// Internal: not shown by COMMAND INFO.
+	ReplOnly
 )
 
 var flagNames = []struct {

@@ -86,7 +86,7 @@ func hsetCommand(c *Ctx) {
 	if h.IsCompact() {
 		need := 0
 		for _, a := range c.Args[2:] {
-			need += len(a) + 1
+			need += len(a) + 2 // listpack entry: encoding byte, data, back length
 		}
 		h.Reserve(need)
 	}

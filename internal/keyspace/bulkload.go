@@ -1,6 +1,7 @@
 package keyspace
 
 import (
+	"encoding/binary"
 	"slices"
 	"sync/atomic"
 	"unsafe"
@@ -133,22 +134,27 @@ func NewLoadedHash(n int, pair func(i int) (field, value []byte)) *Hash {
 		return h
 	}
 	compact := n <= DefaultHashMaxListpackEntries && n <= hashLPMaxCount
-	size := lpHdr
+	size := lpHeaderSize + 1
 	for i := 0; compact && i < n; i++ {
 		f, v := pair(i)
 		if len(f) > DefaultHashMaxListpackValue || len(v) > DefaultHashMaxListpackValue {
 			compact = false
 		}
-		size += lpStrSize(f) + lpStrSize(v)
+		fe, ve := lpMakeElem(f), lpMakeElem(v)
+		size += fe.size() + ve.size()
 	}
-	if compact {
-		h.lp = make([]byte, lpHdr, size)
+	if compact && size <= hashLPMaxBytes {
+		lp := make([]byte, size)
+		p := lpHeaderSize
 		for i := 0; i < n; i++ {
 			f, v := pair(i)
-			h.lp = lpAppend(h.lp, f)
-			h.lp = lpAppend(h.lp, v)
+			fe, ve := lpMakeElem(f), lpMakeElem(v)
+			p += fe.put(lp[p:])
+			p += ve.put(lp[p:])
 		}
-		h.setLPCount(n)
+		lp[p] = 0xFF
+		h.lp = lp
+		h.setLPHeader(n)
 		return h
 	}
 	h.ht = newStrTable[string](n)
@@ -156,6 +162,48 @@ func NewLoadedHash(n int, pair func(i int) (field, value []byte)) *Hash {
 		f, v := pair(i)
 		nd, _ := h.ht.insert(b2s(f))
 		nd.val = string(v)
+	}
+	return h
+}
+
+// NewHashFromListpack builds a hash from the listpack of an RDB hash of
+// type 16, which the caller hands over (the hash keeps lp as its storage).
+// lp must have been validated (structure, an even element count, distinct
+// fields: rdb.Load does all three). It stays the hash's compact form as is
+// when it fits the default thresholds (and the listpack's element count is
+// exact); otherwise the hash is converted to a hash table. maxLen is the
+// length of its longest element if known (< 0: not known, checked here).
+func NewHashFromListpack(lp []byte, maxLen int) *Hash {
+	h := &Hash{}
+	if len(lp) <= lpHeaderSize+1 {
+		return h
+	}
+	h.lp = lp
+	elems := int(binary.LittleEndian.Uint16(lp[4:]))
+	if elems == 65535 || elems/2 > hashLPMaxCount {
+		// Unknown (or too large) count: count the elements, convert.
+		n := 0
+		for off, last := lpHeaderSize, len(lp)-1; off < last; off = lpSkip(lp, off) {
+			n++
+		}
+		t := newStrTable[string](n / 2)
+		for it := newLPIter(lp); it.more(); {
+			f := it.next()
+			v := it.next()
+			nd, _ := t.insert(b2s(f))
+			nd.val = string(v)
+		}
+		h.lp, h.ht = nil, t
+		return h
+	}
+	if maxLen >= 0 {
+		if elems/2 > DefaultHashMaxListpackEntries || maxLen > DefaultHashMaxListpackValue {
+			h.convert()
+		}
+		return h
+	}
+	if !h.fits(DefaultHashMaxListpackEntries, DefaultHashMaxListpackValue) {
+		h.convert()
 	}
 	return h
 }

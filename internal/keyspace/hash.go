@@ -4,25 +4,34 @@ import (
 	"bytes"
 	"encoding/binary"
 	"hash/maphash"
+	"math"
 	"math/bits"
+	"strconv"
 	"unsafe"
+
+	"github.com/vigil-kv/vigil/internal/rdb"
 )
 
-// Hash is Redis's hash type. Small hashes are kept "listpack"-like: one
-// byte slice of (uvarint length, bytes) strings, field then value, in
-// insertion order, which is what Redis's listpack encoding returns for
-// HGETALL and friends. When a hash grows past hash-max-listpack-entries
-// fields, or a field or value longer than hash-max-listpack-value bytes is
-// stored, it is converted (one way, like Redis) to a chained hash table
-// with power-of-two buckets, whose reverse-binary SCAN cursor never misses
-// an element present for a whole HSCAN.
+// Hash is Redis's hash type. Small hashes are kept as a Redis listpack
+// (the exact bytes redis-server 7.0 keeps in memory and writes to RDB files
+// as type 16): field, value, field, value... in insertion order, canonical
+// decimal integers stored with the integer encodings. Saving such a hash
+// copies the blob as is, and loading one keeps the blob read from the file
+// (after validating it): no per-field decode or re-encode either way. When
+// a hash grows past hash-max-listpack-entries fields, or a field or value
+// longer than hash-max-listpack-value bytes is stored, it is converted (one
+// way, like Redis) to a chained hash table with power-of-two buckets, whose
+// reverse-binary SCAN cursor never misses an element present for a whole
+// HSCAN.
 //
 // Byte slices handed out by Get, Each, Random and Scan alias the hash's
-// storage: callers must not modify them, and must copy them before the
-// hash is mutated if they keep them.
+// storage (or, for integer-encoded listpack elements, a fresh buffer):
+// callers must not modify them, and must copy them before the hash is
+// mutated if they keep them.
 type Hash struct {
-	// lp is the compact form: nil when empty (or when ht is set), else a
-	// 2-byte little-endian pair count followed by the strings.
+	// lp is the listpack form: nil when empty (or when ht is set). Its
+	// element count (header) is exact: the compact form holds at most
+	// hashLPMaxCount pairs.
 	lp []byte
 	ht *strTable[string] // hashtable form
 }
@@ -35,22 +44,29 @@ var (
 	DefaultSetMaxIntsetEntries    = 512
 )
 
-// hashLPMaxCount bounds the compact form's pair count (its header is 16 bits).
-const hashLPMaxCount = 65535
+// hashLPMaxCount bounds the compact form's pair count so that the
+// listpack's 16-bit element count stays exact (65535 means "unknown").
+const hashLPMaxCount = 32767
 
-const lpHdr = 2
+// hashLPMaxBytes is Redis's listpack safety limit (LISTPACK_MAX_SAFETY_SIZE):
+// a listpack that would grow past it is converted.
+const hashLPMaxBytes = 1 << 30
 
 // NewHash returns an empty compact hash.
 func NewHash() *Hash { return &Hash{} }
 
 func (h *Hash) lpCount() int {
-	if len(h.lp) < lpHdr {
+	if len(h.lp) < lpHeaderSize {
 		return 0
 	}
-	return int(binary.LittleEndian.Uint16(h.lp))
+	return int(binary.LittleEndian.Uint16(h.lp[4:])) / 2
 }
 
-func (h *Hash) setLPCount(n int) { binary.LittleEndian.PutUint16(h.lp, uint16(n)) }
+// setLPHeader writes the total size and the element count of pairs pairs.
+func (h *Hash) setLPHeader(pairs int) {
+	binary.LittleEndian.PutUint32(h.lp, uint32(len(h.lp)))
+	binary.LittleEndian.PutUint16(h.lp[4:], uint16(2*pairs))
+}
 
 // Len implements Collection.
 func (h *Hash) Len() int {
@@ -101,22 +117,295 @@ func (h *Hash) Encoding() string {
 // IsCompact reports whether the hash is in its listpack form.
 func (h *Hash) IsCompact() bool { return h.ht == nil }
 
-// lpNext decodes the string at off and returns it and the offset after it.
-func lpNext(lp []byte, off int) ([]byte, int) {
-	l, n := binary.Uvarint(lp[off:])
-	off += n
-	end := off + int(l)
-	return lp[off:end:end], end
+// Listpack returns the listpack of a compact, non-empty hash (nil
+// otherwise): Redis's in-memory and RDB (type 16) encoding, alternating
+// field and value. It aliases the hash: read only, and only until the
+// hash is mutated.
+func (h *Hash) Listpack() []byte {
+	if h.ht != nil || len(h.lp) == 0 {
+		return nil
+	}
+	return h.lp
+}
+
+// ---------------------------------------------------------------------------
+// listpack primitives (trusted input: the hash's own blob)
+//
+// Layout: total bytes (uint32 LE), element count (uint16 LE), entries,
+// 0xFF. Each entry is <encoding+data><backlen>; backlen stores
+// len(encoding+data) in 1-5 bytes.
+
+const lpHeaderSize = 6
+
+// lpParseInt reports whether b is the canonical decimal form of an int64
+// (what listpack stores with an integer encoding: no '+', no leading zeros,
+// no "-0", at most 20 bytes), like Redis's lpStringToInt64.
+func lpParseInt(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > 20 {
+		return 0, false
+	}
+	if c := b[0]; c > '9' || (c < '0' && c != '-') {
+		return 0, false // fast path: most strings start with a letter
+	}
+	return rdb.ParseCanonicalInt(b)
+}
+
+func lpBacklenSize(l int) int {
+	switch {
+	case l < 128:
+		return 1
+	case l < 16384:
+		return 2
+	case l < 2097152:
+		return 3
+	case l < 268435456:
+		return 4
+	}
+	return 5
+}
+
+// lpElem is an element to be written: a string, or an integer when isInt.
+type lpElem struct {
+	s     []byte
+	iv    int64
+	isInt bool
+}
+
+func lpMakeElem(s []byte) lpElem {
+	iv, ok := lpParseInt(s)
+	return lpElem{s: s, iv: iv, isInt: ok}
+}
+
+func (e *lpElem) encLen() int {
+	if e.isInt {
+		v := e.iv
+		switch {
+		case v >= 0 && v <= 127:
+			return 1
+		case v >= -4096 && v <= 4095:
+			return 2
+		case v >= math.MinInt16 && v <= math.MaxInt16:
+			return 3
+		case v >= -(1<<23) && v < 1<<23:
+			return 4
+		case v >= math.MinInt32 && v <= math.MaxInt32:
+			return 5
+		}
+		return 9
+	}
+	n := len(e.s)
+	switch {
+	case n < 64:
+		return 1 + n
+	case n < 4096:
+		return 2 + n
+	}
+	return 5 + n
+}
+
+// size is the entry's size in the listpack, back length included.
+func (e *lpElem) size() int {
+	l := e.encLen()
+	return l + lpBacklenSize(l)
+}
+
+// put writes the entry at the start of b (which has room for e.size()
+// bytes) and returns its size.
+func (e *lpElem) put(b []byte) int {
+	p := 0
+	if e.isInt {
+		v := e.iv
+		switch {
+		case v >= 0 && v <= 127:
+			b[0] = byte(v)
+			p = 1
+		case v >= -4096 && v <= 4095:
+			u := uint64(v) & 0x1fff
+			b[0], b[1] = 0xC0|byte(u>>8), byte(u)
+			p = 2
+		case v >= math.MinInt16 && v <= math.MaxInt16:
+			b[0], b[1], b[2] = 0xF1, byte(v), byte(v>>8)
+			p = 3
+		case v >= -(1<<23) && v < 1<<23:
+			b[0], b[1], b[2], b[3] = 0xF2, byte(v), byte(v>>8), byte(v>>16)
+			p = 4
+		case v >= math.MinInt32 && v <= math.MaxInt32:
+			b[0] = 0xF3
+			binary.LittleEndian.PutUint32(b[1:], uint32(v))
+			p = 5
+		default:
+			b[0] = 0xF4
+			binary.LittleEndian.PutUint64(b[1:], uint64(v))
+			p = 9
+		}
+	} else {
+		n := len(e.s)
+		switch {
+		case n < 64:
+			b[0] = 0x80 | byte(n)
+			p = 1
+		case n < 4096:
+			b[0], b[1] = 0xE0|byte(n>>8), byte(n)
+			p = 2
+		default:
+			b[0] = 0xF0
+			binary.LittleEndian.PutUint32(b[1:], uint32(n))
+			p = 5
+		}
+		p += copy(b[p:], e.s)
+	}
+	l := p
+	switch {
+	case l < 128:
+		b[p] = byte(l)
+		p++
+	case l < 16384:
+		b[p], b[p+1] = byte(l>>7), byte(l&127)|128
+		p += 2
+	case l < 2097152:
+		b[p], b[p+1], b[p+2] = byte(l>>14), byte(l>>7&127)|128, byte(l&127)|128
+		p += 3
+	case l < 268435456:
+		b[p], b[p+1], b[p+2], b[p+3] = byte(l>>21), byte(l>>14&127)|128, byte(l>>7&127)|128, byte(l&127)|128
+		p += 4
+	default:
+		b[p], b[p+1], b[p+2], b[p+3], b[p+4] = byte(l>>28), byte(l>>21&127)|128, byte(l>>14&127)|128, byte(l>>7&127)|128, byte(l&127)|128
+		p += 5
+	}
+	return p
+}
+
+// lpAt decodes the entry at off: a string (s, a view) or an integer (iv,
+// isInt), and the offset of the next entry.
+func lpAt(lp []byte, off int) (s []byte, iv int64, isInt bool, next int) {
+	c := lp[off]
+	var hdr, dlen int
+	switch {
+	case c&0x80 == 0:
+		return nil, int64(c), true, off + 2
+	case c&0xC0 == 0x80:
+		hdr, dlen = 1, int(c&0x3f)
+	case c&0xE0 == 0xC0:
+		u := int64(c&0x1f)<<8 | int64(lp[off+1])
+		if u >= 1<<12 {
+			u -= 1 << 13
+		}
+		return nil, u, true, off + 3
+	case c&0xF0 == 0xE0:
+		hdr, dlen = 2, int(c&0x0f)<<8|int(lp[off+1])
+	case c == 0xF0:
+		hdr, dlen = 5, int(binary.LittleEndian.Uint32(lp[off+1:]))
+	case c == 0xF1:
+		return nil, int64(int16(binary.LittleEndian.Uint16(lp[off+1:]))), true, off + 4
+	case c == 0xF2:
+		u := int32(uint32(lp[off+1])|uint32(lp[off+2])<<8|uint32(lp[off+3])<<16) << 8 >> 8
+		return nil, int64(u), true, off + 5
+	case c == 0xF3:
+		return nil, int64(int32(binary.LittleEndian.Uint32(lp[off+1:]))), true, off + 6
+	default: // 0xF4
+		return nil, int64(binary.LittleEndian.Uint64(lp[off+1:])), true, off + 10
+	}
+	l := hdr + dlen
+	start := off + hdr
+	return lp[start : start+dlen : start+dlen], 0, false, off + l + lpBacklenSize(l)
+}
+
+// lpSkip returns the offset of the entry after the one at off.
+func lpSkip(lp []byte, off int) int {
+	c := lp[off]
+	if c&0xC0 == 0x80 { // short string: the common case
+		return off + int(c&0x3f) + 2
+	}
+	_, _, _, next := lpAt(lp, off)
+	return next
+}
+
+// lpBytes returns the entry at off as bytes (integers formatted into a new
+// buffer) and the offset of the next entry.
+func lpBytes(lp []byte, off int) ([]byte, int) {
+	s, iv, isInt, next := lpAt(lp, off)
+	if isInt {
+		s = strconv.AppendInt(make([]byte, 0, 20), iv, 10)
+	}
+	return s, next
+}
+
+// lpIter walks a listpack, formatting integer elements into one growing
+// buffer whose slices stay valid after the walk (each is capped, and a
+// reallocation leaves earlier slices on the old array).
+type lpIter struct {
+	lp  []byte
+	off int
+	num []byte
+}
+
+func newLPIter(lp []byte) lpIter { return lpIter{lp: lp, off: lpHeaderSize} }
+
+func (it *lpIter) more() bool { return it.off < len(it.lp)-1 }
+
+func (it *lpIter) next() []byte {
+	s, iv, isInt, next := lpAt(it.lp, it.off)
+	it.off = next
+	if isInt {
+		start := len(it.num)
+		it.num = strconv.AppendInt(it.num, iv, 10)
+		s = it.num[start:len(it.num):len(it.num)]
+	}
+	return s
+}
+
+// lpElemLen is the byte length of the element at off as a string.
+func lpElemLen(lp []byte, off int) (int, int) {
+	s, iv, isInt, next := lpAt(lp, off)
+	if isInt {
+		return decimalLen(iv), next
+	}
+	return len(s), next
+}
+
+func decimalLen(v int64) int {
+	n := 1
+	u := uint64(v)
+	if v < 0 {
+		n++
+		u = uint64(-v)
+	}
+	for u >= 10 {
+		u /= 10
+		n++
+	}
+	return n
+}
+
+// lpMatch reports whether the entry at off equals field (fiv/fint: field
+// parsed as a canonical integer) and returns the offset of the next entry.
+func lpMatch(lp []byte, off int, field []byte, fiv int64, fint bool) (bool, int) {
+	c := lp[off]
+	if c&0xC0 == 0x80 {
+		n := int(c & 0x3f)
+		next := off + n + 2
+		return n == len(field) && string(lp[off+1:off+1+n]) == string(field), next
+	}
+	s, iv, isInt, next := lpAt(lp, off)
+	if isInt {
+		return fint && iv == fiv, next
+	}
+	return bytes.Equal(s, field), next
 }
 
 // lpFind returns the offset of the pair whose field is field, the offset of
 // its value, and the offset after the pair; start < 0 when absent.
 func (h *Hash) lpFind(field []byte) (start, voff, end int) {
 	lp := h.lp
-	for off := lpHdr; off < len(lp); {
-		f, next := lpNext(lp, off)
-		_, vend := lpNext(lp, next)
-		if bytes.Equal(f, field) {
+	if len(lp) == 0 {
+		return -1, 0, 0
+	}
+	fiv, fint := lpParseInt(field)
+	last := len(lp) - 1
+	for off := lpHeaderSize; off < last; {
+		ok, next := lpMatch(lp, off, field, fiv, fint)
+		vend := lpSkip(lp, next)
+		if ok {
 			return off, next, vend
 		}
 		off = vend
@@ -124,38 +413,34 @@ func (h *Hash) lpFind(field []byte) (start, voff, end int) {
 	return -1, 0, 0
 }
 
-func lpAppend(lp []byte, s []byte) []byte {
-	lp = binary.AppendUvarint(lp, uint64(len(s)))
-	return append(lp, s...)
-}
-
-func lpStrSize(s []byte) int {
-	n := 1
-	for l := len(s); l >= 0x80; l >>= 7 {
-		n++
-	}
-	return n + len(s)
-}
-
-// grow makes room for need more bytes in the compact form, allocating
-// exactly (no doubling: small hashes are the bulk of memory).
+// grow makes room for need more bytes in the compact form. A hash grown
+// by one HSET at a time gets some slack (an eighth), so it is not copied
+// whole on every field added.
 func (h *Hash) grow(need int) {
 	if cap(h.lp)-len(h.lp) >= need {
 		return
 	}
-	nb := make([]byte, len(h.lp), len(h.lp)+need)
+	n := len(h.lp) + need
+	if len(h.lp) > 0 {
+		n += n / 8
+	}
+	nb := make([]byte, len(h.lp), n)
 	copy(nb, h.lp)
 	h.lp = nb
 }
 
-// Reserve makes room for adding pairs totalling about n bytes of fields
-// and values (HSET with many pairs allocates once).
+// Reserve makes room for adding pairs totalling about n bytes of encoded
+// fields and values (HSET with many pairs allocates once).
 func (h *Hash) Reserve(n int) {
 	if h.ht == nil {
-		if h.lp == nil {
-			n += lpHdr
+		if len(h.lp) == 0 {
+			n += lpHeaderSize + 1
 		}
-		h.grow(n)
+		if cap(h.lp)-len(h.lp) < n {
+			nb := make([]byte, len(h.lp), len(h.lp)+n)
+			copy(nb, h.lp)
+			h.lp = nb
+		}
 	}
 }
 
@@ -172,14 +457,17 @@ func (h *Hash) Get(field []byte) ([]byte, bool) {
 	if start < 0 {
 		return nil, false
 	}
-	v, _ := lpNext(h.lp, voff)
+	v, _ := lpBytes(h.lp, voff)
 	return v, true
 }
 
 // Has reports whether field exists.
 func (h *Hash) Has(field []byte) bool {
-	_, ok := h.Get(field)
-	return ok
+	if h.ht != nil {
+		return h.ht.get(b2s(field)) != nil
+	}
+	start, _, _ := h.lpFind(field)
+	return start >= 0
 }
 
 // Set stores field = value with the default conversion thresholds and
@@ -201,16 +489,17 @@ func (h *Hash) SetLimits(field, value []byte, maxEntries, maxValue int) bool {
 		nd.val = string(value)
 		return added
 	}
+	ve := lpMakeElem(value)
 	start, voff, end := h.lpFind(field)
 	if start >= 0 {
-		old, _ := lpNext(h.lp, voff)
-		if bytes.Equal(old, value) {
+		newLen := ve.size()
+		oldLen := end - voff
+		if newLen > oldLen && len(h.lp)+newLen-oldLen > hashLPMaxBytes {
+			h.convert()
+			nd, _ := h.ht.insert(b2s(field))
+			nd.val = string(value)
 			return false
 		}
-		var tmp [binary.MaxVarintLen64]byte
-		hdr := binary.PutUvarint(tmp[:], uint64(len(value)))
-		newLen := hdr + len(value)
-		oldLen := end - voff
 		if newLen != oldLen {
 			tail := len(h.lp) - end
 			if newLen > oldLen {
@@ -220,28 +509,32 @@ func (h *Hash) SetLimits(field, value []byte, maxEntries, maxValue int) bool {
 			copy(h.lp[voff+newLen:], h.lp[end:end+tail])
 			h.lp = h.lp[:voff+newLen+tail]
 		}
-		copy(h.lp[voff:], tmp[:hdr])
-		copy(h.lp[voff+hdr:], value)
+		ve.put(h.lp[voff:])
+		h.setLPHeader(h.lpCount())
 		return false
 	}
 	n := h.lpCount()
-	if n >= hashLPMaxCount {
+	fe := lpMakeElem(field)
+	need := fe.size() + ve.size()
+	if n >= hashLPMaxCount || len(h.lp)+need+lpHeaderSize+1 > hashLPMaxBytes {
 		h.convert()
 		nd, _ := h.ht.insert(b2s(field))
 		nd.val = string(value)
 		return true
 	}
-	need := lpStrSize(field) + lpStrSize(value)
-	if h.lp == nil {
-		need += lpHdr
+	if len(h.lp) == 0 { // nil, or reserved and still empty
+		h.grow(lpHeaderSize + 1 + need)
+		h.lp = append(h.lp[:0], 0, 0, 0, 0, 0, 0, 0xFF)
+	} else {
+		h.grow(need)
 	}
-	h.grow(need)
-	if len(h.lp) == 0 {
-		h.lp = h.lp[:lpHdr]
-	}
-	h.lp = lpAppend(h.lp, field)
-	h.lp = lpAppend(h.lp, value)
-	h.setLPCount(n + 1)
+	// Overwrite the terminator, append the pair, terminate again.
+	p := len(h.lp) - 1
+	h.lp = h.lp[:p+need+1]
+	p += fe.put(h.lp[p:])
+	p += ve.put(h.lp[p:])
+	h.lp[p] = 0xFF
+	h.setLPHeader(n + 1)
 	if n+1 > maxEntries {
 		h.convert()
 	}
@@ -267,7 +560,7 @@ func (h *Hash) Delete(field []byte) bool {
 		return true
 	}
 	h.lp = append(h.lp[:start], h.lp[end:]...)
-	h.setLPCount(n)
+	h.setLPHeader(n)
 	if cap(h.lp) > 2*len(h.lp)+64 {
 		h.lp = append([]byte(nil), h.lp...)
 	}
@@ -281,18 +574,42 @@ func (h *Hash) Convert(maxEntries, maxValue int) {
 	if h.ht != nil {
 		return
 	}
-	if h.lpCount() > maxEntries {
+	if !h.fits(maxEntries, maxValue) {
 		h.convert()
-		return
 	}
-	for off := lpHdr; off < len(h.lp); {
-		var s []byte
-		s, off = lpNext(h.lp, off)
-		if len(s) > maxValue {
-			h.convert()
-			return
+}
+
+// fits reports whether the compact form is within the thresholds.
+func (h *Hash) fits(maxEntries, maxValue int) bool {
+	if h.lpCount() > maxEntries {
+		return false
+	}
+	if maxValue >= 20 { // integers are at most 20 bytes long
+		for off, last := lpHeaderSize, len(h.lp)-1; off < last; {
+			c := h.lp[off]
+			if c&0xC0 == 0x80 { // short string (< 64 bytes)
+				if int(c&0x3f) > maxValue {
+					return false
+				}
+				off += int(c&0x3f) + 2
+				continue
+			}
+			s, _, isInt, next := lpAt(h.lp, off)
+			if !isInt && len(s) > maxValue {
+				return false
+			}
+			off = next
+		}
+		return true
+	}
+	for off, last := lpHeaderSize, len(h.lp)-1; off < last; {
+		var l int
+		l, off = lpElemLen(h.lp, off)
+		if l > maxValue {
+			return false
 		}
 	}
+	return true
 }
 
 // ConvertToHashtable switches to the hash table form (no-op if already).
@@ -304,12 +621,13 @@ func (h *Hash) ConvertToHashtable() {
 
 func (h *Hash) convert() {
 	t := newStrTable[string](h.lpCount())
-	for off := lpHdr; off < len(h.lp); {
-		var f, v []byte
-		f, off = lpNext(h.lp, off)
-		v, off = lpNext(h.lp, off)
-		nd, _ := t.insert(b2s(f))
-		nd.val = string(v)
+	if len(h.lp) > 0 {
+		for it := newLPIter(h.lp); it.more(); {
+			f := it.next()
+			v := it.next()
+			nd, _ := t.insert(b2s(f))
+			nd.val = string(v)
+		}
 	}
 	h.ht = t
 	h.lp = nil
@@ -322,10 +640,12 @@ func (h *Hash) Each(fn func(field, value []byte) bool) {
 		h.ht.each(func(nd *htNode[string]) bool { return fn(s2b(nd.key), s2b(nd.val)) })
 		return
 	}
-	for off := lpHdr; off < len(h.lp); {
-		var f, v []byte
-		f, off = lpNext(h.lp, off)
-		v, off = lpNext(h.lp, off)
+	if len(h.lp) == 0 {
+		return
+	}
+	for it := newLPIter(h.lp); it.more(); {
+		f := it.next()
+		v := it.next()
 		if !fn(f, v) {
 			return
 		}
@@ -343,13 +663,12 @@ func (h *Hash) Random(rnd func(n uint64) uint64) (field, value []byte) {
 }
 
 func (h *Hash) pairAt(k int) (field, value []byte) {
-	off := lpHdr
+	off := lpHeaderSize
 	for i := 0; i < k; i++ {
-		_, off = lpNext(h.lp, off)
-		_, off = lpNext(h.lp, off)
+		off = lpSkip(h.lp, lpSkip(h.lp, off))
 	}
-	field, off = lpNext(h.lp, off)
-	value, _ = lpNext(h.lp, off)
+	field, off = lpBytes(h.lp, off)
+	value, _ = lpBytes(h.lp, off)
 	return field, value
 }
 
@@ -364,14 +683,13 @@ func (h *Hash) RandomN(count uint64, rnd func(n uint64) uint64, fn func(field, v
 	}
 	n := h.lpCount()
 	offs := make([]int32, 0, n)
-	for off := lpHdr; off < len(h.lp); {
+	for off, last := lpHeaderSize, len(h.lp)-1; off < last; {
 		offs = append(offs, int32(off))
-		_, off = lpNext(h.lp, off)
-		_, off = lpNext(h.lp, off)
+		off = lpSkip(h.lp, lpSkip(h.lp, off))
 	}
 	for ; count > 0; count-- {
-		f, off := lpNext(h.lp, int(offs[rnd(uint64(n))]))
-		v, _ := lpNext(h.lp, off)
+		f, off := lpBytes(h.lp, int(offs[rnd(uint64(n))]))
+		v, _ := lpBytes(h.lp, off)
 		fn(f, v)
 	}
 }

@@ -28,9 +28,12 @@ import (
 //	file appendonly.aof.1.base.rdb seq 1 type b
 //	file appendonly.aof.1.incr.aof seq 1 type i
 //
-// Writes are appended to the current incremental file before replies go
-// out (BeforeReply); appendfsync always fsyncs there too, everysec from a
-// background goroutine once a second, no leaves it to the kernel.
+// Writes are encoded into a buffer as they propagate. Under appendfsync
+// everysec and no, the buffer is written to the current incremental file
+// before the batch's replies go out (BeforeReply); under always, the AOF
+// writer goroutine writes and fsyncs it outside the server lock, once for
+// all the batches buffered so far, and the replies wait for that fsync
+// (group commit; aof_writer.go, server/durable.go).
 // BGREWRITEAOF switches to a new incremental file and writes a new base
 // from a point-in-time snapshot under the same lock acquisition, so base +
 // new incr is exactly the dataset; the manifest is then replaced atomically
@@ -52,14 +55,32 @@ type AOF struct {
 	base  *aofFile
 	incrs []*aofFile
 
-	f      *os.File
-	buf    []byte
 	lastDB int
-	fsync  string
 
-	syncMu       sync.Mutex // guards f for the everysec fsync goroutine
-	pendingFsync bool
-	stopSync     chan struct{}
+	// The write path (aof_writer.go). syncMu guards the fields up to wmu;
+	// f is changed with both wmu and syncMu held.
+	syncMu         sync.Mutex
+	f              *os.File
+	buf            []byte // encoded commands not yet written
+	spare          []byte
+	fsync          string     // appendfsync policy
+	appendOff      int64      // bytes ever appended to buf
+	writtenOff     int64      // bytes ever written to the files
+	syncedOff      int64      // bytes ever fsynced
+	retired        []*os.File // previous incr files, fsynced and closed by the next fsync pass
+	fsyncing       bool       // an fsync pass is running
+	synced         chan struct{}
+	postponedStart time.Time // everysec: first write postponed behind a running fsync
+	lastFsync      time.Time
+	lastFsyncDur   time.Duration
+	delayedFsync   int64
+	writeErr       bool       // last write failed
+	fsyncErr       bool       // last background fsync failed
+	wmu            sync.Mutex // one write() (or file switch) at a time
+	fsyncMu        sync.Mutex // one fsync pass at a time
+	kick           chan struct{}
+	stopSync       chan struct{}
+	stopped        chan struct{}
 
 	loading  bool
 	heldLock bool // loading with the server lock already held (DEBUG LOADAOF)
@@ -71,14 +92,15 @@ type AOF struct {
 	rewriteScheduled bool
 	rewrites         int64
 	lastRewriteOK    bool
-	lastWriteOK      bool
 	currentSize      int64
 	baseSize         int64
 }
 
 func (st *State) newAOF() *AOF {
 	s := st.srv
-	a := &AOF{st: st, enabled: true, lastDB: -1, lastRewriteOK: true, lastWriteOK: true}
+	a := &AOF{st: st, enabled: true, lastDB: -1, lastRewriteOK: true}
+	a.synced = make(chan struct{})
+	a.kick = make(chan struct{}, 1)
 	a.dir = filepath.Join(s.Cfg.String("dir"), s.Cfg.String("appenddirname"))
 	a.prefix = s.Cfg.String("appendfilename")
 	a.fsync = s.Cfg.String("appendfsync")
@@ -181,13 +203,7 @@ func (a *AOF) openIncr() error {
 	if err != nil {
 		return err
 	}
-	a.syncMu.Lock()
-	if a.f != nil {
-		a.f.Sync()
-		a.f.Close()
-	}
-	a.f = f
-	a.syncMu.Unlock()
+	a.switchFile(f)
 	a.incrs = append(a.incrs, &aofFile{name: name, seq: seq, typ: 'i'})
 	a.lastDB = -1
 	return nil
@@ -206,86 +222,20 @@ func (a *AOF) openLastIncr() error {
 	if err != nil {
 		return err
 	}
-	a.f = f
+	a.switchFile(f)
 	a.lastDB = -1
 	return nil
 }
 
-// feed is the propagator: encode the command into the buffer.
-func (a *AOF) feed(db int, args [][]byte) {
-	if !a.enabled || a.loading {
-		return
-	}
-	if len(args) > 0 && (commands.EqualFold(args[0], "publish") || commands.EqualFold(args[0], "spublish")) {
-		// Like Redis, PUBLISH goes to replicas only, never to the AOF
-		// (a Sentinel's hello every 2 s would otherwise cost an fsync).
-		return
-	}
-	if db != a.lastDB {
-		a.buf = resp.AppendCommand(a.buf, "SELECT", strconv.Itoa(db))
-		a.lastDB = db
-	}
-	a.buf = resp.AppendCommandBytes(a.buf, args)
-}
-
-// beforeReply writes the buffer (and fsyncs under appendfsync always).
-func (a *AOF) beforeReply() {
-	if len(a.buf) == 0 || a.f == nil {
-		return
-	}
-	a.syncMu.Lock()
-	n, err := a.f.Write(a.buf)
-	a.currentSize += int64(n)
-	if err != nil {
-		a.lastWriteOK = false
-		a.st.srv.Log.Warn("Error writing to the AOF file: " + err.Error())
-	} else {
-		a.lastWriteOK = true
-	}
-	if a.fsync == "always" {
-		if err := a.f.Sync(); err != nil {
-			a.st.srv.Log.Warn("Can't persist AOF for fsync error when the AOF fsync policy is 'always': " + err.Error() + ". Exiting...")
-			os.Exit(1)
-		}
-	} else {
-		a.pendingFsync = true
-	}
-	a.syncMu.Unlock()
-	a.buf = a.buf[:0]
-	if cap(a.buf) > 1<<20 {
-		a.buf = nil
-	}
-}
-
-func (a *AOF) everysecLoop() {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-a.stopSync:
-			return
-		case <-t.C:
-		}
-		a.syncMu.Lock()
-		if a.pendingFsync && a.f != nil && a.fsync == "everysec" {
-			a.f.Sync()
-			a.pendingFsync = false
-		}
-		a.syncMu.Unlock()
-	}
-}
-
-func (a *AOF) flushAndSync() {
-	a.beforeReply()
-	a.syncMu.Lock()
-	if a.f != nil {
-		a.f.Sync()
-	}
-	a.syncMu.Unlock()
-}
-
 func (a *AOF) cron() {
-	if !a.enabled || a.rewriting || a.st.bgsaveInProgress {
+	if !a.enabled {
+		return
+	}
+	// Writes with no client batch behind them (the master link on a
+	// replica, active expiry) reach the file at least once per tick, as
+	// with Redis's flushAppendOnlyFile in serverCron.
+	a.beforeReply()
+	if a.rewriting || a.st.bgsaveInProgress {
 		return
 	}
 	if a.rewriteScheduled {
@@ -315,7 +265,6 @@ func (a *AOF) startRewrite() error {
 	if a.rewriting {
 		return errors.New("Background append only file rewriting already in progress")
 	}
-	a.beforeReply()
 	if err := a.openIncr(); err != nil {
 		return err
 	}
@@ -590,10 +539,10 @@ func (st *State) EnableAOF(load, locked bool) error {
 			return err
 		}
 	}
-	s.Propagators = append(s.Propagators, a.feed)
+	s.AOFPropagators = append(s.AOFPropagators, a.feed)
 	s.BeforeReply = append(s.BeforeReply, a.beforeReply)
-	a.stopSync = make(chan struct{})
-	go a.everysecLoop()
+	a.startWriter()
+	s.Durable = a
 	if !exists {
 		// First start with AOF: write a base of what we have so the
 		// directory is complete on its own.
@@ -615,25 +564,28 @@ func (st *State) DisableAOF() {
 	if a == nil {
 		return
 	}
-	a.flushAndSync()
+	a.stopWriter()
 	a.enabled = false
-	close(a.stopSync)
-	a.syncMu.Lock()
-	if a.f != nil {
-		a.f.Close()
-		a.f = nil
-	}
-	a.syncMu.Unlock()
 	st.AOF = nil
 	s := st.srv
-	// Remove our propagator by rebuilding the list without it.
+	if s.Durable == server.Durability(a) {
+		s.Durable = nil
+	}
+	// Remove our hooks by rebuilding the lists without them.
 	var keep []func(int, [][]byte)
-	for _, p := range s.Propagators {
+	for _, p := range s.AOFPropagators {
 		if fmt.Sprintf("%p", p) != fmt.Sprintf("%p", a.feed) {
 			keep = append(keep, p)
 		}
 	}
-	s.Propagators = keep
+	s.AOFPropagators = keep
+	var keepBR []func()
+	for _, h := range s.BeforeReply {
+		if fmt.Sprintf("%p", h) != fmt.Sprintf("%p", a.beforeReply) {
+			keepBR = append(keepBR, h)
+		}
+	}
+	s.BeforeReply = keepBR
 }
 
 func init() {

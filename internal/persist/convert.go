@@ -129,6 +129,12 @@ func fromLoadedValue(key string, v *rdb.Value) (*keyspace.Entry, error) {
 		}
 		return keyspace.NewEntry(key, keyspace.TypeZSet, z), nil
 	case rdb.TypeHash:
+		if v.Listpack != nil {
+			// The decoder hands the blob over: it becomes the hash's
+			// listpack as is.
+			h := keyspace.NewHashFromListpack(v.Listpack, v.ListpackMaxLen)
+			return keyspace.NewEntry(key, keyspace.TypeHash, h), nil
+		}
 		h := keyspace.NewLoadedHash(len(v.Hash), func(i int) ([]byte, []byte) { return v.Hash[i].Field, v.Hash[i].Value })
 		return keyspace.NewEntry(key, keyspace.TypeHash, h), nil
 	}

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/vigil-kv/vigil/internal/commands"
-	"github.com/vigil-kv/vigil/internal/keyspace"
 	"github.com/vigil-kv/vigil/internal/rdb"
 	"github.com/vigil-kv/vigil/internal/server"
 )
@@ -289,6 +288,12 @@ func shutdownHook(s *server.Server, save, nosave bool) error {
 	if nosave {
 		return nil
 	}
+	if s.Loading() {
+		// As Redis 7 does: no final save while loading (the dataset in
+		// memory is not the whole one).
+		s.Log.Warn("Loading the dataset: shutting down without saving.")
+		return nil
+	}
 	if save || len(savePoints(s)) > 0 {
 		s.Log.Info("Saving the final RDB snapshot before exiting.")
 		if err := st.SaveSync(); err != nil {
@@ -314,6 +319,12 @@ func debugHook(s *server.Server, ctx *commands.Ctx, sub string) bool {
 	}
 	switch sub {
 	case "reload":
+		if s.Loading() {
+			// The dataset is not all in yet (start-up load, replica
+			// sync): saving now would write part of it over the file.
+			ctx.W.Error("LOADING Redis is loading the dataset in memory")
+			return true
+		}
 		// Save, then load the file back into a fresh keyspace and swap.
 		nosave, nflush := false, false
 		for _, a := range ctx.Args[2:] {
@@ -334,9 +345,12 @@ func debugHook(s *server.Server, ctx *commands.Ctx, sub string) bool {
 				return true
 			}
 		}
-		fresh := keyspace.New(len(s.Keyspace().DBs))
-		fresh.Now = s.Keyspace().Now
-		if _, err := LoadFile(st.Path(), fresh, false, nil); err != nil {
+		fresh := freshLike(s.Keyspace())
+		wasLoading := s.Loading()
+		s.SetLoading(true)
+		_, err := loadFileFor(s, st.Path(), fresh, false, nil)
+		s.SetLoading(wasLoading)
+		if err != nil {
 			ctx.W.Error("ERR Error trying to load the RDB dump, check server logs.")
 			return true
 		}
@@ -369,8 +383,7 @@ func infoPersistence(s *server.Server, b *strings.Builder) {
 	}
 	l := func(k string, v any) { fmt.Fprintf(b, "%s:%v\r\n", k, v) }
 	b.WriteString("# Persistence\r\n")
-	l("loading", 0)
-	l("async_loading", 0)
+	infoLoading(s, l)
 	l("current_cow_peak", 0)
 	l("current_cow_size", 0)
 	l("current_cow_size_age", 0)
@@ -400,7 +413,7 @@ func infoPersistence(s *server.Server, b *strings.Builder) {
 	l("aof_last_bgrewrite_status", okErr(a == nil || a.lastRewriteOK))
 	l("aof_rewrites", aofRewrites(a))
 	l("aof_rewrites_consecutive_failures", 0)
-	l("aof_last_write_status", okErr(a == nil || a.lastWriteOK))
+	l("aof_last_write_status", okErr(a == nil || a.writeStatusOK()))
 	l("aof_last_cow_size", 0)
 	l("module_fork_in_progress", 0)
 	l("module_fork_last_cow_size", 0)
@@ -408,10 +421,11 @@ func infoPersistence(s *server.Server, b *strings.Builder) {
 		l("aof_current_size", a.currentSize)
 		l("aof_base_size", a.baseSize)
 		l("aof_pending_rewrite", 0)
-		l("aof_buffer_length", len(a.buf))
-		l("aof_pending_bio_fsync", 0)
-		l("aof_delayed_fsync", 0)
+		l("aof_buffer_length", a.bufferLen())
+		l("aof_pending_bio_fsync", a.pendingBioFsync())
+		l("aof_delayed_fsync", a.delayedFsyncs())
 	}
+	infoLoadingProgress(s, b)
 }
 
 func (st *State) lastBgsaveSecsOr() int64 {

@@ -13,7 +13,9 @@ import (
 	"unsafe"
 
 	"github.com/vigil-kv/vigil/internal/keyspace"
+	"github.com/vigil-kv/vigil/internal/lowprio"
 	"github.com/vigil-kv/vigil/internal/rdb"
+	"github.com/vigil-kv/vigil/internal/server"
 )
 
 // WriteOptions controls how a snapshot is encoded.
@@ -31,8 +33,21 @@ func WriteSnapshot(w io.Writer, snap *keyspace.Snapshot, opt WriteOptions) (int6
 	if err != nil {
 		return 0, err
 	}
+	// Finish the capture first, at normal priority: it takes the keyspace
+	// lock in short chunks, and a low-priority thread holding the lock
+	// would make clients wait for it. The encoding that follows reads only
+	// the snapshot, on a low-priority thread of its own (package lowprio),
+	// so the threads serving clients come first when the CPUs are busy.
+	lists := snap.Lists()
+	var n int64
+	lowprio.Run(func() { n, err = writeLists(enc, lists) })
+	return n, err
+}
+
+// writeLists encodes the captured entries and the RDB trailer.
+func writeLists(enc *rdb.Encoder, lists [][]keyspace.SnapEntry) (int64, error) {
 	var sc encodeScratch
-	for dbID, list := range snap.Lists() {
+	for dbID, list := range lists {
 		if len(list) == 0 {
 			continue
 		}
@@ -162,6 +177,20 @@ func prefetchEntries(batch []keyspace.SnapEntry) {
 			sink += uintptr(e.Str[0])
 		}
 	}
+	if len(batch) > 0 && batch[0].E.Type == keyspace.TypeHash { // hashes: the Hash, then its listpack
+		for _, se := range batch {
+			if h, ok := se.E.Coll.(*keyspace.Hash); ok {
+				sink += uintptr(len(h.Listpack()))
+			}
+		}
+		for _, se := range batch {
+			if h, ok := se.E.Coll.(*keyspace.Hash); ok {
+				if lp := h.Listpack(); len(lp) > 0 {
+					sink += uintptr(lp[0])
+				}
+			}
+		}
+	}
 	prefetchSink.Add(sink)
 }
 
@@ -191,6 +220,15 @@ func (sc *encodeScratch) encodeBatch(enc *rdb.Encoder, db int, batch []keyspace.
 func (sc *encodeScratch) encode(enc *rdb.Encoder, db int, e *keyspace.Entry, expire int64) error {
 	if e.Type == keyspace.TypeString {
 		return enc.StringEntry(db, keyBytes(e.Key()), e.Str, expire)
+	}
+	if e.Type == keyspace.TypeHash {
+		// A small hash is a listpack in memory already: copy the blob.
+		h := e.Coll.(*keyspace.Hash)
+		if lp := h.Listpack(); lp != nil {
+			if ok, err := enc.HashListpackEntry(db, keyBytes(e.Key()), lp, h.Len(), expire); ok || err != nil {
+				return err
+			}
+		}
 	}
 	if err := sc.value(e); err != nil {
 		return err
@@ -322,6 +360,10 @@ type loader struct {
 	batchDB int
 }
 
+// RawHashListpacks implements rdb.ListpackHandler: small hashes keep the
+// listpack read from the file as their in-memory form.
+func (l *loader) RawHashListpacks() bool { return true }
+
 func (l *loader) Aux(k, v string) error {
 	if l.onAux != nil {
 		l.onAux(k, v)
@@ -383,8 +425,28 @@ func (l *loader) flush() {
 
 // Load reads an RDB stream into ks (lock held or not yet serving).
 func Load(r io.Reader, ks *keyspace.Keyspace, replica bool, onAux func(k, v string)) (*LoadStats, error) {
+	run := beginLoad(nil, replica, 0)
+	defer run.end()
+	// Count the bytes for INFO's loading_loaded_bytes, unless r is a
+	// caller's *bufio.Reader (of which exactly the file's bytes must be
+	// consumed) or has a known length (which the decoder uses).
+	if _, ok := r.(*bufio.Reader); !ok {
+		if _, ok := r.(interface{ Len() int }); !ok {
+			r = &loadCounter{r: r, run: run}
+		}
+	}
+	return load(r, ks, replica, onAux, run)
+}
+
+func load(r io.Reader, ks *keyspace.Keyspace, replica bool, onAux func(k, v string), run *loadRun) (*LoadStats, error) {
 	st := &LoadStats{}
-	l := &loader{ks: ks, now: time.Now().UnixMilli(), stats: st, replica: replica, onAux: onAux,
+	aux := func(k, v string) {
+		run.aux(k, v)
+		if onAux != nil {
+			onAux(k, v)
+		}
+	}
+	l := &loader{ks: ks, now: time.Now().UnixMilli(), stats: st, replica: replica, onAux: aux,
 		batch: make([]*keyspace.Entry, 0, keyspace.LoadBatchMax), exps: make([]int64, 0, keyspace.LoadBatchMax)}
 	info, err := rdb.Load(r, l)
 	l.flush()
@@ -394,6 +456,12 @@ func Load(r io.Reader, ks *keyspace.Keyspace, replica bool, onAux func(k, v stri
 
 // LoadFile loads path; a missing file is not an error (returns nil stats).
 func LoadFile(path string, ks *keyspace.Keyspace, replica bool, onAux func(k, v string)) (*LoadStats, error) {
+	return loadFileFor(nil, path, ks, replica, onAux)
+}
+
+// loadFileFor is LoadFile on behalf of s (nil: not known), which INFO
+// persistence then reports as loading it.
+func loadFileFor(s *server.Server, path string, ks *keyspace.Keyspace, replica bool, onAux func(k, v string)) (*LoadStats, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -402,5 +470,11 @@ func LoadFile(path string, ks *keyspace.Keyspace, replica bool, onAux func(k, v 
 		return nil, err
 	}
 	defer f.Close()
-	return Load(bufio.NewReaderSize(f, 1<<20), ks, replica, onAux)
+	var size int64
+	if fi, err := f.Stat(); err == nil {
+		size = fi.Size()
+	}
+	run := beginLoad(s, replica, size)
+	defer run.end()
+	return load(bufio.NewReaderSize(&loadCounter{r: f, run: run}, 1<<20), ks, replica, onAux, run)
 }

@@ -3,14 +3,20 @@ package persist
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/vigil-kv/vigil/internal/config"
 	"github.com/vigil-kv/vigil/internal/keyspace"
+	"github.com/vigil-kv/vigil/internal/logging"
 	"github.com/vigil-kv/vigil/internal/rdb"
+	"github.com/vigil-kv/vigil/internal/server"
 )
 
 const testNow = 4_000_000_000_000 // in the future: Load drops keys expired by the wall clock
@@ -227,5 +233,114 @@ func TestLoadDuplicatesAndNoResize(t *testing.T) {
 	}
 	if db.ExpiresLen() != 499 {
 		t.Errorf("ExpiresLen = %d", db.ExpiresLen())
+	}
+}
+
+// TestInfoLoadingProgress: while an RDB stream is loading, INFO
+// persistence reports loading (server flagged as loading) or async_loading
+// (a replica's load with the old dataset served), and the loading_* fields
+// follow the bytes read and the file's used-mem; once it is done they are
+// gone. The stream comes through a pipe, so the test holds the load
+// halfway.
+func TestInfoLoadingProgress(t *testing.T) {
+	var buf bytes.Buffer
+	if _, err := WriteKeyspace(&buf, testKeyspace(), WriteOptions{Checksum: true, Aux: [][2]string{{"used-mem", "123456"}}}); err != nil {
+		t.Fatal(err)
+	}
+	data := buf.Bytes()
+	cfg := config.NewServer()
+	s := server.New(cfg, logging.New(io.Discard, logging.LevelWarning))
+	Install(s)
+	info := func() map[string]string {
+		var b strings.Builder
+		infoPersistence(s, &b)
+		m := map[string]string{}
+		for _, line := range strings.Split(b.String(), "\r\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok {
+				m[k] = v
+			}
+		}
+		return m
+	}
+	replica := false
+	s.IsReplica = func() bool { return replica }
+	for _, tc := range []struct {
+		name           string
+		flag, replica  bool
+		loading, async string
+	}{
+		{"loading", true, true, "1", "0"},
+		{"async", false, true, "0", "1"},
+	} {
+		replica = tc.replica
+		s.SetLoading(tc.flag)
+		pr, pw := io.Pipe()
+		done := make(chan error, 1)
+		go func() {
+			_, err := Load(pr, keyspace.New(16), true, nil)
+			done <- err
+		}()
+		half := len(data) / 2
+		if _, err := pw.Write(data[:half]); err != nil {
+			t.Fatal(err)
+		}
+		// The decoder has read what was written once its next read blocks;
+		// poll until the counters show it.
+		var m map[string]string
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			m = info()
+			if m["loading_loaded_bytes"] == fmt.Sprint(half) || m["async_loading"] == "1" || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		if m["loading"] != tc.loading || m["async_loading"] != tc.async {
+			t.Fatalf("%s: loading=%q async_loading=%q, want %s/%s", tc.name, m["loading"], m["async_loading"], tc.loading, tc.async)
+		}
+		if tc.flag {
+			if m["loading_loaded_bytes"] != fmt.Sprint(half) || m["loading_rdb_used_mem"] != "123456" ||
+				m["loading_total_bytes"] != "0" || m["loading_start_time"] == "" || m["loading_eta_seconds"] == "" {
+				t.Fatalf("%s: progress fields %v", tc.name, m)
+			}
+		} else if _, ok := m["loading_loaded_bytes"]; ok {
+			t.Fatalf("%s: loading_* fields without loading:1", tc.name)
+		}
+		if _, err := pw.Write(data[half:]); err != nil {
+			t.Fatal(err)
+		}
+		pw.Close()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		s.SetLoading(false)
+		m = info()
+		if m["loading"] != "0" || m["async_loading"] != "0" {
+			t.Fatalf("%s, after the load: loading=%q async_loading=%q", tc.name, m["loading"], m["async_loading"])
+		}
+		if _, ok := m["loading_loaded_bytes"]; ok {
+			t.Fatalf("%s: loading_* fields after the load", tc.name)
+		}
+	}
+
+	// A file load on behalf of the server (start-up, DEBUG RELOAD) knows
+	// the total: check the percentage at the end of the counting.
+	path := t.TempDir() + "/dump.rdb"
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.SetLoading(true)
+	var seen map[string]string
+	st, err := loadFileFor(s, path, keyspace.New(16), false, func(k, v string) {
+		if k == "used-mem" {
+			seen = info()
+		}
+	})
+	s.SetLoading(false)
+	if err != nil || st == nil {
+		t.Fatal(err)
+	}
+	if seen["loading"] != "1" || seen["loading_total_bytes"] != fmt.Sprint(len(data)) || seen["loading_rdb_used_mem"] != "123456" {
+		t.Fatalf("file load: %v", seen)
 	}
 }

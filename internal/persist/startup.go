@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/vigil-kv/vigil/internal/keyspace"
 	"github.com/vigil-kv/vigil/internal/server"
 )
 
@@ -17,6 +18,10 @@ import (
 func Start(s *server.Server) error {
 	st := Install(s)
 	s.Cfg.OnChange("appendonly", func(old, new string) error {
+		if new == "yes" && st.AOF == nil && s.Loading() {
+			// The first base would be written from a partial dataset.
+			return fmt.Errorf("can't turn on the AOF while loading the dataset")
+		}
 		if new == "yes" && st.AOF == nil {
 			return st.EnableAOF(false, true)
 		}
@@ -43,9 +48,16 @@ func Start(s *server.Server) error {
 	start := time.Now()
 	path := st.Path()
 	restoreGC := pauseGCForLoad(path)
-	s.Lock()
-	stats, err := LoadFile(path, s.Keyspace(), s.IsReplica != nil && s.IsReplica(), st.onAux)
-	s.Unlock()
+	// Load into a keyspace of our own, without the lock, and swap it in:
+	// clients connected meanwhile get -LOADING (and INFO shows the
+	// progress), as with Redis.
+	fresh := freshLike(s.Keyspace())
+	stats, err := loadFileFor(s, path, fresh, s.IsReplica != nil && s.IsReplica(), st.onAux)
+	if err == nil {
+		s.Lock()
+		s.Keyspace().Adopt(fresh)
+		s.Unlock()
+	}
 	restoreGC()
 	if err != nil {
 		s.Log.Warn(fmt.Sprintf("Fatal error loading the DB (%s): %v. Exiting.", path, err))
@@ -96,4 +108,18 @@ func pauseGCForLoad(path string) (restore func()) {
 		debug.SetGCPercent(prevPercent)
 		debug.SetMemoryLimit(prevLimit)
 	}
+}
+
+// freshLike returns an empty keyspace to load into, with live's clocks and
+// settings (so loaded entries get the stamps they would get in live), to be
+// swapped in with Adopt.
+func freshLike(live *keyspace.Keyspace) *keyspace.Keyspace {
+	fresh := keyspace.New(len(live.DBs))
+	fresh.Now = live.Now
+	if live.LRUClock != nil {
+		fresh.LRUClock = live.LRUClock
+	}
+	fresh.Evict = live.Evict
+	fresh.NoExpireDelete = live.NoExpireDelete
+	return fresh
 }

@@ -2,12 +2,14 @@ package rdb
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -86,12 +88,12 @@ func TestLZF(t *testing.T) {
 
 func TestCanonicalInt(t *testing.T) {
 	for _, s := range []string{"0", "1", "-1", "9223372036854775807", "-9223372036854775808", "123"} {
-		if _, ok := parseCanonicalInt([]byte(s)); !ok {
+		if _, ok := ParseCanonicalInt([]byte(s)); !ok {
 			t.Errorf("%q rejected", s)
 		}
 	}
 	for _, s := range []string{"", "-", "-0", "01", "+1", " 1", "1 ", "9223372036854775808", "-9223372036854775809", "1.0", "1e3", "99999999999999999999"} {
-		if _, ok := parseCanonicalInt([]byte(s)); ok {
+		if _, ok := ParseCanonicalInt([]byte(s)); ok {
 			t.Errorf("%q accepted", s)
 		}
 	}
@@ -342,5 +344,109 @@ func TestRestoreErrors(t *testing.T) {
 	var ce *CorruptError
 	if !errors.Is(err, ErrBadDataFormat) || err.Error() != "Bad data format" || !errors.As(err, &ce) {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// TestRawHashListpack: hashes of type 16 loaded raw (ListpackHandler) are
+// validated like decoded ones: the same inputs are accepted and rejected
+// (duplicate fields, including an integer-encoded and a string-encoded
+// "5", odd element counts, bad back lengths, wrong counts), and the blob
+// handed over decodes to the same fields.
+func TestRawHashListpack(t *testing.T) {
+	strElem := func(s string) []byte { // string encoding even for digits
+		b := []byte{0x80 | byte(len(s))}
+		b = append(b, s...)
+		return append(b, byte(1+len(s)))
+	}
+	build := func(count int, entries ...[]byte) []byte {
+		b := make([]byte, 6)
+		for _, e := range entries {
+			b = append(b, e...)
+		}
+		b = append(b, 0xFF)
+		binary.LittleEndian.PutUint32(b, uint32(len(b)))
+		binary.LittleEndian.PutUint16(b[4:], uint16(count))
+		return b
+	}
+	good := ListpackEncode([][]byte{[]byte("a"), []byte("1"), []byte("5"), []byte("x"), []byte("long-field-name-here"), []byte("-70000")})
+	many := [][]byte{}
+	for i := 0; i < 40; i++ {
+		many = append(many, []byte(fmt.Sprint("f", i)), []byte(fmt.Sprint(i*1000)))
+	}
+	manyDup := append(append([][]byte{}, many...), []byte("f7"), []byte("v"))
+	badBacklen := slices.Clone(good)
+	badBacklen[len(badBacklen)-2]++
+	cases := []struct {
+		name string
+		lp   []byte
+		ok   bool
+	}{
+		{"good", good, true},
+		{"many", ListpackEncode(many), true},
+		{"dup in many", ListpackEncode(manyDup), false},
+		{"int and string 5", build(4, ListpackEncode([][]byte{[]byte("5")})[6:8], strElem("a"), strElem("5"), strElem("b")), false},
+		{"odd", ListpackEncode([][]byte{[]byte("a"), []byte("1"), []byte("b")}), false},
+		{"bad backlen", badBacklen, false},
+		{"wrong count", build(3, strElem("a"), strElem("b")), false},
+		{"unknown count", build(65535, strElem("a"), strElem("b")), true},
+		{"empty", build(0), true},
+	}
+	for _, c := range cases {
+		var b bytes.Buffer
+		enc := NewEncoder(&b, Options{Checksum: true})
+		enc.Header()
+		enc.SelectDB(0)
+		enc.buf = append(enc.buf, byte(TypeHashListpack))
+		enc.buf = appendString(enc.buf, []byte("k"), false)
+		enc.buf = appendString(enc.buf, c.lp, false)
+		if err := enc.Finish(); err != nil {
+			t.Fatal(err)
+		}
+		var dc collector
+		_, derr := Load(bytes.NewReader(b.Bytes()), &dc)
+		var rc rawCollector
+		_, rerr := Load(bytes.NewReader(b.Bytes()), &rc)
+		if (derr == nil) != c.ok || (rerr == nil) != c.ok {
+			t.Errorf("%s: decoded err %v, raw err %v, want ok=%v", c.name, derr, rerr, c.ok)
+			continue
+		}
+		if c.ok && strings.Join(rc.canon(), "\n") != strings.Join(dc.canon(), "\n") {
+			t.Errorf("%s: raw %q != decoded %q", c.name, rc.canon(), dc.canon())
+		}
+	}
+}
+
+// TestHashListpackEntry: a hash written from its listpack is byte for byte
+// the file Entry writes for the same fields, and falls back when over
+// hash-max-listpack-entries.
+func TestHashListpackEntry(t *testing.T) {
+	fields := [][]byte{[]byte("name"), []byte("vigil"), []byte("n"), []byte("42"), []byte("neg"), []byte("-3"), []byte("big"), []byte("12345678901234")}
+	lp := ListpackEncode(fields)
+	v := Value{Type: TypeHash}
+	for i := 0; i < len(fields); i += 2 {
+		v.Hash = append(v.Hash, HashField{fields[i], fields[i+1]})
+	}
+	for _, compress := range []bool{false, true} {
+		var a, b bytes.Buffer
+		ea := NewEncoder(&a, Options{Compress: compress, Checksum: true})
+		eb := NewEncoder(&b, Options{Compress: compress, Checksum: true})
+		ea.Header()
+		eb.Header()
+		if ok, err := ea.HashListpackEntry(0, []byte("h"), lp, 4, 1234); !ok || err != nil {
+			t.Fatal(ok, err)
+		}
+		eb.Entry(&Entry{DB: 0, Key: []byte("h"), Value: v, ExpireMs: 1234, LRUIdle: -1, LFUFreq: -1})
+		ea.Finish()
+		eb.Finish()
+		if !bytes.Equal(a.Bytes(), b.Bytes()) {
+			t.Fatalf("compress=%v: HashListpackEntry wrote %x, Entry %x", compress, a.Bytes(), b.Bytes())
+		}
+	}
+	th := DefaultThresholds()
+	th.HashMaxListpackEntries = 3
+	var a bytes.Buffer
+	ea := NewEncoder(&a, Options{Thresholds: &th})
+	if ok, _ := ea.HashListpackEntry(0, []byte("h"), lp, 4, 0); ok {
+		t.Fatal("4 fields written as a listpack with hash-max-listpack-entries 3")
 	}
 }

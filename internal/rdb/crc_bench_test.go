@@ -1,6 +1,9 @@
 package rdb
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+)
 
 func BenchmarkCRC64(b *testing.B) {
 	p := make([]byte, 1<<20)
@@ -37,5 +40,36 @@ func BenchmarkCRC64Slice8(b *testing.B) {
 	b.SetBytes(int64(len(p)))
 	for i := 0; i < b.N; i++ {
 		crc64Slice8(0, p)
+	}
+}
+
+// lzfBenchInput is the listpack of a hash of 100 fields f1..f100 with
+// values v0000001.. (bench/persistence.sh DATASET=hashes).
+func lzfBenchInput() []byte {
+	var elems [][]byte
+	for f := 1; f <= 100; f++ {
+		elems = append(elems, []byte(fmt.Sprintf("f%d", f)), []byte(fmt.Sprintf("v%07d", f)))
+	}
+	return ListpackEncode(elems)
+}
+
+func BenchmarkLZFCompressListpack(b *testing.B) {
+	src := lzfBenchInput()
+	b.SetBytes(int64(len(src)))
+	var out []byte
+	for i := 0; i < b.N; i++ {
+		out, _ = appendLZF(out[:0], src, len(src)-4)
+	}
+}
+
+func BenchmarkLZFDecompressListpack(b *testing.B) {
+	src := lzfBenchInput()
+	c := LZFCompress(src, 0)
+	b.SetBytes(int64(len(src)))
+	dst := make([]byte, 0, len(src))
+	for i := 0; i < b.N; i++ {
+		if _, err := lzfDecompressInto(dst, c, len(src)); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -67,6 +67,17 @@
 // are validated completely on decode; decoded packed integers are returned
 // in decimal.
 //
+// Encoder.HashListpackEntry writes a hash that is already a listpack (the
+// keyspace's form of small hashes) by copying the blob, keeping the
+// encoding the hash has (only hash-max-listpack-entries is checked, as
+// Redis saves objects in their current encoding).
+//
+// LZF: the compressor enters only the last two positions of a match in
+// its hash table (liblzf's VERY_FAST, as Redis builds it); the table is
+// reused between strings without clearing (positions are stored relative
+// to a base that moves past every earlier string), so the output is the
+// same as with a fresh table.
+//
 // # DUMP payloads
 //
 // <type byte><value encoding><uint16 LE RDB version><CRC64 LE of all
@@ -89,4 +100,10 @@
 // Sorted sets are returned in ascending (score, member) order; lists, sets
 // and hashes in file order. Empty collections are passed through (Redis
 // skips them on load).
+//
+// A Handler implementing ListpackHandler receives hashes of type 16 as
+// their listpack (Value.Listpack, newly allocated, LZF decompressed straight
+// into it, and handed over) after one validation pass (structure, back
+// lengths, element count, an even count, no duplicate field), instead of
+// field by field: the keyspace keeps it as the hash.
 package rdb

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -39,8 +40,21 @@ func FuzzLoad(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var c collector
 		info, err := Load(bytes.NewReader(data), &c)
+		// The raw hash-listpack path accepts exactly what the decoded
+		// path accepts, with the same contents.
+		var rc rawCollector
+		_, rerr := Load(bytes.NewReader(data), &rc)
+		if (err == nil) != (rerr == nil) {
+			t.Fatalf("decoded load: %v; raw listpack load: %v", err, rerr)
+		}
 		if err != nil {
 			return
+		}
+		if rerr != nil || rc.err != nil {
+			t.Fatalf("raw listpack load: %v %v", rerr, rc.err)
+		}
+		if got, want := strings.Join(rc.canon(), "\n"), strings.Join(c.canon(), "\n"); got != want {
+			t.Fatalf("raw listpack load differs:\n%s\nwant\n%s", got, want)
 		}
 		if info.BytesRead > int64(len(data)) {
 			t.Fatalf("read %d of %d bytes", info.BytesRead, len(data))

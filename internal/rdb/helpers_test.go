@@ -487,6 +487,38 @@ func (c *collector) Entry(e *Entry) error {
 	return nil
 }
 
+// rawCollector is a collector that takes hash listpacks raw
+// (ListpackHandler) and decodes them itself.
+type rawCollector struct {
+	collector
+	err error
+}
+
+func (c *rawCollector) RawHashListpacks() bool { return true }
+func (c *rawCollector) Entry(e *Entry) error {
+	if e.Value.Listpack != nil {
+		elems, err := ListpackDecode(e.Value.Listpack)
+		if err != nil || len(elems)%2 != 0 {
+			c.err = fmt.Errorf("raw listpack of %q does not decode: %v", e.Key, err)
+			return c.err
+		}
+		maxLen := 0
+		v := Value{Type: TypeHash}
+		for i := 0; i < len(elems); i += 2 {
+			v.Hash = append(v.Hash, HashField{elems[i], elems[i+1]})
+			maxLen = max(maxLen, len(elems[i]), len(elems[i+1]))
+		}
+		if maxLen != e.Value.ListpackMaxLen {
+			c.err = fmt.Errorf("ListpackMaxLen of %q = %d, want %d", e.Key, e.Value.ListpackMaxLen, maxLen)
+			return c.err
+		}
+		cp := *e
+		cp.Value = v
+		return c.collector.Entry(&cp)
+	}
+	return c.collector.Entry(e)
+}
+
 func cloneValue(v *Value) Value {
 	out := Value{Type: v.Type, Str: slices.Clone(v.Str)}
 	for _, e := range v.List {

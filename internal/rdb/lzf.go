@@ -1,7 +1,9 @@
 package rdb
 
 import (
+	"encoding/binary"
 	"errors"
+	"math/bits"
 	"sync"
 )
 
@@ -33,16 +35,27 @@ func LZFCompress(src []byte, maxOut int) []byte {
 		maxOut = len(src) + len(src)/32 + 2
 	}
 	st := lzfPool.Get().(*lzfState)
-	c := lzfCompressInto(make([]byte, 0, min(maxOut, len(src))), src, maxOut, &st.htab)
+	c := lzfCompressInto(make([]byte, 0, min(maxOut, len(src))), src, maxOut, &st.tab)
 	lzfPool.Put(st)
 	return c
 }
 
-// lzfState is the reusable state of lzfCompressInto: its hash table (never
-// cleared: see lzfCompressInto) and an output buffer.
+// lzfTable is the hash table of lzfCompressInto: it maps a hash of 3 bytes
+// to base + the last position having it. It is never cleared between
+// inputs: each call takes positions above every value an earlier call
+// stored (base moves past them), and values below base read as empty, so
+// the output is exactly that of a fresh table. It is cleared only when
+// base would overflow.
+type lzfTable struct {
+	htab [1 << lzfHLog]uint32
+	base uint32
+}
+
+// lzfState is the reusable state of appendLZF: its table and an output
+// buffer.
 type lzfState struct {
-	htab [1 << lzfHLog]int32
-	out  []byte
+	tab lzfTable
+	out []byte
 }
 
 var lzfPool = sync.Pool{New: func() any { return new(lzfState) }}
@@ -52,7 +65,7 @@ var lzfPool = sync.Pool{New: func() any { return new(lzfState) }}
 // pooled state (no allocation in the steady state).
 func appendLZF(b, src []byte, maxOut int) ([]byte, bool) {
 	st := lzfPool.Get().(*lzfState)
-	c := lzfCompressInto(st.out[:0], src, maxOut, &st.htab)
+	c := lzfCompressInto(st.out[:0], src, maxOut, &st.tab)
 	if c != nil {
 		b = append(b, 0xC3)
 		b = appendLen(b, uint64(len(c)))
@@ -66,73 +79,104 @@ func appendLZF(b, src []byte, maxOut int) ([]byte, bool) {
 	return b, c != nil
 }
 
+// lzfHash hashes the 3 bytes at src[i:] (4 must be readable).
+func lzfHash(src []byte, i int) uint32 {
+	return (binary.LittleEndian.Uint32(src[i:]) & 0xFFFFFF) * 2654435761 >> (32 - lzfHLog)
+}
+
 // lzfCompressInto compresses src into dst[:0] (nil if longer than maxOut).
-//
-// htab maps a hash of 3 bytes to 1 + the last position having it. It need
-// not be cleared between calls: every position before i is inserted during
-// this call before i is looked up, so an entry left over from an earlier
-// input can only survive for a hash no earlier position of src has, and
-// then the bytes at that position can't match (the candidate is always
-// verified, and checked to be before i). So the output is the same as
-// with a fresh table.
-func lzfCompressInto(dst, src []byte, maxOut int, htab *[1 << lzfHLog]int32) []byte {
-	out := dst[:0]
-	litStart := 0 // start of the pending literal run
-	flushLit := func(end int) bool {
-		for litStart < end {
-			n := min(end-litStart, lzfMaxLit)
-			if len(out)+1+n > maxOut {
-				return false
-			}
-			out = append(out, byte(n-1))
-			out = append(out, src[litStart:litStart+n]...)
-			litStart += n
-		}
-		return true
+// Like liblzf built the way Redis builds it (VERY_FAST), only the last two
+// positions of a match are entered in the table, not every position.
+func lzfCompressInto(dst, src []byte, maxOut int, t *lzfTable) []byte {
+	if uint64(t.base)+uint64(len(src))+2 >= 1<<32-1 {
+		clear(t.htab[:])
+		t.base = 0
 	}
+	base := t.base + 1 // stored value of position i: base + i
+	t.base += uint32(len(src)) + 1
+	htab := &t.htab
+	// The output is written by index into out[:maxOut] (no append checks);
+	// o is its length.
+	maxOut = max(maxOut, 0)
+	out := dst[:0]
+	if cap(out) < maxOut {
+		out = make([]byte, 0, maxOut)
+	}
+	out = out[:maxOut]
+	o := 0
+	litStart := 0 // start of the pending literal run
 	i := 0
-	for i+2 < len(src) {
-		h := (uint32(src[i])<<16 | uint32(src[i+1])<<8 | uint32(src[i+2])) * 2654435761 >> (32 - lzfHLog)
-		ref := int(htab[h]) - 1
-		htab[h] = int32(i + 1)
-		if ref >= 0 && ref < i && i-ref <= lzfMaxOff && src[ref] == src[i] && src[ref+1] == src[i+1] && src[ref+2] == src[i+2] {
-			n := 3
-			maxN := min(lzfMaxRef, len(src)-i)
-			for n < maxN && src[ref+n] == src[i+n] {
-				n++
-			}
-			if !flushLit(i) {
-				return nil
-			}
-			off := i - ref - 1
-			l := n - 2
-			if l < 7 {
-				if len(out)+2 > maxOut {
-					return nil
-				}
-				out = append(out, byte(l<<5|off>>8), byte(off))
-			} else {
-				if len(out)+3 > maxOut {
-					return nil
-				}
-				out = append(out, byte(7<<5|off>>8), byte(l-7), byte(off))
-			}
-			// index a couple of positions inside the match for better ratios
-			end := i + n
-			for j := i + 1; j < end && j+2 < len(src); j++ {
-				hj := (uint32(src[j])<<16 | uint32(src[j+1])<<8 | uint32(src[j+2])) * 2654435761 >> (32 - lzfHLog)
-				htab[hj] = int32(j + 1)
-			}
-			i = end
-			litStart = i
+	// Positions with 4 readable bytes (the last 3 bytes are left as
+	// literals: a match there would save nothing).
+	for i+3 < len(src) {
+		v := binary.LittleEndian.Uint32(src[i:]) & 0xFFFFFF
+		h := v * 2654435761 >> (32 - lzfHLog)
+		stored := htab[h]
+		htab[h] = base + uint32(i)
+		ref := int(stored) - int(base)
+		if stored < base || i-ref > lzfMaxOff || binary.LittleEndian.Uint32(src[ref:])&0xFFFFFF != v {
+			i++
 			continue
 		}
-		i++
+		n := 3
+		maxN := min(lzfMaxRef, len(src)-i)
+		for n+8 <= maxN {
+			x := binary.LittleEndian.Uint64(src[ref+n:]) ^ binary.LittleEndian.Uint64(src[i+n:])
+			if x != 0 {
+				n += bits.TrailingZeros64(x) >> 3
+				goto matched
+			}
+			n += 8
+		}
+		for n < maxN && src[ref+n] == src[i+n] {
+			n++
+		}
+	matched:
+		// Flush the pending literals, then the back reference.
+		for litStart < i {
+			k := min(i-litStart, lzfMaxLit)
+			if o+1+k > maxOut {
+				return nil
+			}
+			out[o] = byte(k - 1)
+			copy(out[o+1:o+1+k], src[litStart:litStart+k])
+			o += 1 + k
+			litStart += k
+		}
+		off := i - ref - 1
+		l := n - 2
+		if l < 7 {
+			if o+2 > maxOut {
+				return nil
+			}
+			out[o], out[o+1] = byte(l<<5|off>>8), byte(off)
+			o += 2
+		} else {
+			if o+3 > maxOut {
+				return nil
+			}
+			out[o], out[o+1], out[o+2] = byte(7<<5|off>>8), byte(l-7), byte(off)
+			o += 3
+		}
+		end := i + n
+		if end+2 < len(src) { // n >= 3: end-2 > i
+			htab[lzfHash(src, end-2)] = base + uint32(end-2)
+			htab[lzfHash(src, end-1)] = base + uint32(end-1)
+		}
+		i = end
+		litStart = i
 	}
-	if !flushLit(len(src)) {
-		return nil
+	for litStart < len(src) {
+		k := min(len(src)-litStart, lzfMaxLit)
+		if o+1+k > maxOut {
+			return nil
+		}
+		out[o] = byte(k - 1)
+		copy(out[o+1:o+1+k], src[litStart:litStart+k])
+		o += 1 + k
+		litStart += k
 	}
-	return out
+	return out[:o]
 }
 
 // LZFDecompress decompresses src, which must expand to exactly outLen bytes.

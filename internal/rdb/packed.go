@@ -8,10 +8,10 @@ import (
 	"strconv"
 )
 
-// parseCanonicalInt reports whether b is the canonical decimal form of an
+// ParseCanonicalInt reports whether b is the canonical decimal form of an
 // int64 (no sign other than a leading '-', no leading zeros, no "-0"), the
 // test Redis applies before storing a string as an integer.
-func parseCanonicalInt(b []byte) (int64, bool) {
+func ParseCanonicalInt(b []byte) (int64, bool) {
 	if len(b) == 0 || len(b) > 20 {
 		return 0, false
 	}
@@ -95,7 +95,7 @@ func (lp *listpackBuilder) size() int { return len(lp.buf) + 1 }
 func (lp *listpackBuilder) append(e []byte) {
 	start := len(lp.buf)
 	b := lp.buf
-	if v, ok := parseCanonicalInt(e); ok {
+	if v, ok := ParseCanonicalInt(e); ok {
 		switch {
 		case v >= 0 && v <= 127:
 			b = append(b, byte(v))
@@ -293,6 +293,131 @@ func listpackEach(b []byte, fn func(e []byte, tmp bool) error) error {
 	return nil
 }
 
+// listpackHashFields validates the listpack b of a hash (the checks of
+// listpackEach, plus an even element count) in one pass without a
+// callback, appending the fields to fields: views into b, or for
+// integer-encoded fields their decimal form appended to *num (slices into
+// *num stay valid: capped, and a reallocation leaves them on the old
+// array). It also returns the length of the longest element as a string.
+func listpackHashFields(b []byte, fields [][]byte, num *[]byte) ([][]byte, int, error) {
+	if len(b) < lpHeaderSize+1 || int(binary.LittleEndian.Uint32(b)) != len(b) || b[len(b)-1] != 0xFF {
+		return fields, 0, errPacked
+	}
+	declared := int(binary.LittleEndian.Uint16(b[4:]))
+	p := lpHeaderSize
+	end := len(b) - 1
+	n, maxLen := 0, 0
+	for p < end {
+		ps := p
+		c := b[p]
+		var hdr, dlen int
+		var iv int64
+		isInt := true
+		switch {
+		case c&0xC0 == 0x80: // short string: the common case
+			hdr, dlen, isInt = 1, int(c&0x3f), false
+		case c&0x80 == 0:
+			hdr, iv = 1, int64(c)
+		case c&0xE0 == 0xC0:
+			if p+2 > end {
+				return fields, 0, errPacked
+			}
+			u := int64(c&0x1f)<<8 | int64(b[p+1])
+			if u >= 1<<12 {
+				u -= 1 << 13
+			}
+			hdr, iv = 2, u
+		case c&0xF0 == 0xE0:
+			if p+2 > end {
+				return fields, 0, errPacked
+			}
+			hdr, dlen, isInt = 2, int(c&0x0f)<<8|int(b[p+1]), false
+		case c == 0xF0:
+			if p+5 > end {
+				return fields, 0, errPacked
+			}
+			u := binary.LittleEndian.Uint32(b[p+1:])
+			if u > uint32(len(b)) {
+				return fields, 0, errPacked
+			}
+			hdr, dlen, isInt = 5, int(u), false
+		case c == 0xF1:
+			if p+3 > end {
+				return fields, 0, errPacked
+			}
+			hdr, iv = 3, int64(int16(binary.LittleEndian.Uint16(b[p+1:])))
+		case c == 0xF2:
+			if p+4 > end {
+				return fields, 0, errPacked
+			}
+			u := int32(uint32(b[p+1])|uint32(b[p+2])<<8|uint32(b[p+3])<<16) << 8 >> 8
+			hdr, iv = 4, int64(u)
+		case c == 0xF3:
+			if p+5 > end {
+				return fields, 0, errPacked
+			}
+			hdr, iv = 5, int64(int32(binary.LittleEndian.Uint32(b[p+1:])))
+		case c == 0xF4:
+			if p+9 > end {
+				return fields, 0, errPacked
+			}
+			hdr, iv = 9, int64(binary.LittleEndian.Uint64(b[p+1:]))
+		default:
+			return fields, 0, errPacked
+		}
+		entLen := hdr
+		if !isInt {
+			entLen += dlen
+		}
+		if entLen > end-p {
+			return fields, 0, errPacked
+		}
+		q := p + entLen
+		if entLen < 128 { // one-byte back length
+			if q >= end || int(b[q]) != entLen {
+				return fields, 0, errPacked
+			}
+			p = q + 1
+		} else {
+			bl := backlenSize(entLen)
+			if bl > end-q {
+				return fields, 0, errPacked
+			}
+			var v int
+			for k := 0; k < bl; k++ {
+				v = v<<7 | int(b[q+k]&127)
+				if (k == 0) != (b[q+k]&128 == 0) {
+					return fields, 0, errPacked
+				}
+			}
+			if v != entLen {
+				return fields, 0, errPacked
+			}
+			p = q + bl
+		}
+		var elen int
+		if isInt {
+			start := len(*num)
+			*num = strconv.AppendInt(*num, iv, 10)
+			elen = len(*num) - start
+			if n&1 == 0 {
+				fields = append(fields, (*num)[start:len(*num):len(*num)])
+			}
+		} else {
+			elen = dlen
+			if n&1 == 0 {
+				fields = append(fields, b[ps+hdr:ps+hdr+dlen:ps+hdr+dlen])
+			}
+		}
+		maxLen = max(maxLen, elen)
+		n++
+	}
+	if p != end || (declared != 65535 && declared != n) || n&1 != 0 {
+		return fields, 0, errPacked
+	}
+	return fields, maxLen, nil
+}
+
 // ---------------------------------------------------------------------------
 // ziplist
 
@@ -314,7 +439,7 @@ func ZiplistEncode(elems [][]byte) []byte {
 			b = append(b, 0xFE)
 			b = binary.LittleEndian.AppendUint32(b, uint32(prev))
 		}
-		if v, ok := parseCanonicalInt(e); ok && len(e) <= 20 {
+		if v, ok := ParseCanonicalInt(e); ok && len(e) <= 20 {
 			switch {
 			case v >= 0 && v <= 12:
 				b = append(b, 0xF1+byte(v))

@@ -6,11 +6,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"math"
+	"math/bits"
 	"slices"
 	"strconv"
-	"unsafe"
 )
 
 const chunkSize = 64 << 10
@@ -38,7 +39,11 @@ type reader struct {
 	lzf   []byte   // decompressed strings returned as views
 	key   []byte   // the current key, copied out of the window
 	ar    arena    // collection elements of the current value
-	dups  map[string]struct{}
+	dups  dupTable
+	// rawHashLP: pass type-16 hashes as validated blobs (ListpackHandler).
+	rawHashLP bool
+	sElems    [][]byte
+	num2      []byte // integer fields of a raw hash listpack, in decimal
 	// scratch slices reused for the values of successive keys
 	sList, sSet [][]byte
 	sZSet       []ZMember
@@ -493,26 +498,129 @@ func (r *reader) hasDup(n int, key func(i int) []byte) bool {
 		}
 		return false
 	}
-	m := r.dups
-	if m == nil {
-		m = make(map[string]struct{}, n)
+	return r.dups.hasDup(n, key)
+}
+
+// dupTable is a reused open-addressing set of element indexes for hasDup:
+// no map, no per-element allocation.
+type dupTable struct {
+	slots  []uint32 // index+1, 0 = empty
+	hashes []uint32 // hash of element i (upper bits), checked before the bytes
+}
+
+var dupSeed = maphash.MakeSeed()
+
+// dupHash hashes k for dupTable: short strings (most hash fields and set
+// members) inline, with a seeded mixer, longer ones with maphash.
+func dupHash(k []byte) uint64 {
+	var x uint64
+	switch n := len(k); {
+	case n >= 8 && n <= 16:
+		x = binary.LittleEndian.Uint64(k) ^ bits.RotateLeft64(binary.LittleEndian.Uint64(k[n-8:]), 31)
+	case n < 8:
+		for i := n - 1; i >= 0; i-- {
+			x = x<<8 | uint64(k[i])
+		}
+	default:
+		return maphash.Bytes(dupSeed, k)
 	}
+	x ^= uint64(len(k))<<59 ^ dupMix
+	x *= 0x9E3779B97F4A7C15
+	x ^= x >> 32
+	x *= 0xD6E8FEB86659FD93
+	x ^= x >> 29
+	return x
+}
+
+var dupMix = maphash.Comparable(dupSeed, 0)
+
+// prepare sizes the table for n keys (at most half full) and clears it;
+// it returns the tag slice for the n keys and the slot mask.
+func (t *dupTable) prepare(n int) (hs []uint32, mask uint64) {
+	size := 64
+	for size < 2*n {
+		size <<= 1
+	}
+	if cap(t.slots) < size {
+		t.slots = make([]uint32, size)
+	} else {
+		t.slots = t.slots[:size]
+		clear(t.slots)
+	}
+	if cap(t.hashes) < n {
+		t.hashes = make([]uint32, n)
+	}
+	return t.hashes[:n], uint64(size - 1)
+}
+
+// release drops a huge table rather than keep it for the next value.
+func (t *dupTable) release() {
+	if len(t.slots) > 1<<16 {
+		t.slots, t.hashes = nil, nil
+	}
+}
+
+func (t *dupTable) hasDup(n int, key func(i int) []byte) bool {
+	hs, mask := t.prepare(n)
 	dup := false
-	for i := 0; i < n; i++ {
+	for i := 0; i < n && !dup; i++ {
 		k := key(i)
-		ks := unsafe.String(unsafe.SliceData(k), len(k))
-		if _, ok := m[ks]; ok {
-			dup = true
+		h := dupHash(k)
+		tag := uint32(h >> 32)
+		hs[i] = tag
+		for pos := h & mask; ; pos = (pos + 1) & mask {
+			j := t.slots[pos]
+			if j == 0 {
+				t.slots[pos] = uint32(i + 1)
+				break
+			}
+			if hs[j-1] == tag && bytes.Equal(key(int(j-1)), k) {
+				dup = true
+				break
+			}
+		}
+	}
+	t.release()
+	return dup
+}
+
+// hasDupIn is hasDup over a slice, without the indirect calls (the hash
+// listpack path, where it runs for every hash of a file).
+func (r *reader) hasDupIn(keys [][]byte) bool {
+	n := len(keys)
+	if n <= 16 {
+		for i := 1; i < n; i++ {
+			for j := 0; j < i; j++ {
+				if bytes.Equal(keys[i], keys[j]) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	t := &r.dups
+	hs, mask := t.prepare(n)
+	slots := t.slots
+	dup := false
+	for i, k := range keys {
+		h := dupHash(k)
+		tag := uint32(h >> 32)
+		hs[i] = tag
+		pos := h & mask
+		for slots[pos] != 0 {
+			j := slots[pos] - 1
+			if hs[j] == tag && bytes.Equal(keys[j], k) {
+				dup = true
+				break
+			}
+			pos = (pos + 1) & mask
+		}
+		if dup {
 			break
 		}
-		m[ks] = struct{}{}
+		slots[pos] = uint32(i + 1)
 	}
-	if len(m) > 4096 {
-		r.dups = nil
-	} else {
-		clear(m)
-		r.dups = m
-	}
+	t.release()
 	return dup
 }
 
@@ -532,7 +640,7 @@ func parseScore(b []byte) (float64, bool) {
 // valid until the next read; collection elements live in the reader's
 // arena until it is reset. v's slices may reuse the reader's scratch.
 func (r *reader) readObject(t Type, v *Value) error {
-	if v.List != nil || v.Set != nil || v.ZSet != nil || v.Hash != nil {
+	if v.List != nil || v.Set != nil || v.ZSet != nil || v.Hash != nil || v.Listpack != nil {
 		*v = Value{}
 	} else {
 		v.Type, v.Str = 0, nil
@@ -746,7 +854,12 @@ func (r *reader) readObject(t Type, v *Value) error {
 		sortZSet(v.ZSet)
 		return err
 
-	case TypeHashZiplist, TypeHashListpack:
+	case TypeHashListpack:
+		if r.rawHashLP {
+			return r.readHashListpack(v)
+		}
+		fallthrough
+	case TypeHashZiplist:
 		v.Type = TypeHash
 		v.Hash = r.sHash[:0]
 		var field []byte
@@ -799,6 +912,36 @@ func (r *reader) readObject(t Type, v *Value) error {
 // packed reads a string holding a ziplist (for ziplist types) or listpack
 // and feeds its elements to fn (see listpackEach for tmp). The blob lives
 // in the arena, so elements that alias it stay valid for the key.
+// readHashListpack reads a type-16 hash as a raw blob into v.Listpack,
+// validating it as the decoded path does (listpack structure, an even
+// element count, no duplicate field) without building the field list.
+func (r *reader) readHashListpack(v *Value) error {
+	v.Type = TypeHash
+	// A fresh allocation (LZF decompresses straight into it): the handler
+	// keeps it as the hash's storage, no second copy.
+	blob, err := r.readStr("packed hash", strFresh)
+	if err != nil {
+		return err
+	}
+	r.num2 = r.num2[:0]
+	fields, maxLen, err := listpackHashFields(blob, r.sElems[:0], &r.num2)
+	r.sElems = fields
+	if err != nil {
+		if len(blob) > lpHeaderSize && int(binary.LittleEndian.Uint32(blob)) == len(blob) {
+			if lerr := listpackEach(blob, func([]byte, bool) error { return nil }); lerr == nil {
+				return r.corrupt("packed hash with odd element count")
+			}
+		}
+		return r.corrupt("bad packed hash: %v", err)
+	}
+	if r.hasDupIn(fields) {
+		return r.corrupt("bad packed hash: duplicate hash field")
+	}
+	clear(fields)
+	v.Listpack, v.ListpackMaxLen = blob, maxLen
+	return nil
+}
+
 // packedElems appends every element of a packed blob to dst (elements in
 // temporary buffers are copied to the arena).
 func (r *reader) packedElems(t Type, what string, dst [][]byte) ([][]byte, error) {
@@ -878,6 +1021,9 @@ func (rd *reader) load(h Handler, info *Info) error {
 		return &CorruptError{Offset: 5, Reason: fmt.Sprintf("unsupported RDB version %d", ver), Err: ErrUnsupported}
 	}
 	info.Version = ver
+	if lh, ok := h.(ListpackHandler); ok && lh.RawHashListpacks() {
+		rd.rawHashLP = true
+	}
 	e := &Entry{ExpireMs: 0, LRUIdle: -1, LFUFreq: -1}
 	db := 0
 	for {

@@ -101,6 +101,15 @@ type Value struct {
 	Set  [][]byte
 	ZSet []ZMember
 	Hash []HashField
+	// Listpack, for a Handler implementing ListpackHandler, holds the raw
+	// listpack of a hash stored as type 16 (hash listpack) instead of
+	// Hash: validated (structure, even element count, distinct fields),
+	// alternating field and value. It is a new allocation the handler may
+	// keep (not reused by the decoder).
+	Listpack []byte
+	// ListpackMaxLen is the length of Listpack's longest element (as a
+	// string: integers in decimal).
+	ListpackMaxLen int
 }
 
 // Entry is one key of the keyspace.
@@ -124,6 +133,15 @@ type Handler interface {
 	// Entry is called once per key. e and its slices may be reused after
 	// the call returns: copy what you keep.
 	Entry(e *Entry) error
+}
+
+// ListpackHandler may optionally be implemented by a Handler that keeps
+// small hashes as listpacks (Redis's own in-memory encoding): when
+// RawHashListpacks returns true, hashes of type 16 are passed as the
+// validated blob in Value.Listpack (Value.Hash empty, the blob newly
+// allocated and handed over) instead of being decoded field by field.
+type ListpackHandler interface {
+	RawHashListpacks() bool
 }
 
 // FunctionHandler may optionally be implemented by a Handler to receive

@@ -228,6 +228,40 @@ func (e *Encoder) StringEntry(db int, key, val []byte, expireMs int64) error {
 	return e.flush(false)
 }
 
+// HashListpackEntry writes a hash of database db whose fields and values
+// are already a listpack (lp, alternating field and value, pairs fields:
+// the in-memory encoding of a small hash) as type 16, copying the blob, as
+// Redis does. Like Redis, it keeps the encoding the hash has in memory:
+// element lengths are not checked against hash-max-listpack-value (a
+// hash stays a listpack when the setting is lowered later). It reports
+// false, writing nothing, when the hash has more than
+// hash-max-listpack-entries fields: the caller then writes it with Entry.
+func (e *Encoder) HashListpackEntry(db int, key, lp []byte, pairs int, expireMs int64) (bool, error) {
+	if e.err != nil {
+		return false, e.err
+	}
+	if pairs > e.th.HashMaxListpackEntries {
+		return false, nil
+	}
+	if db != e.db {
+		if err := e.SelectDB(db); err != nil {
+			return false, err
+		}
+	}
+	b := e.buf
+	if expireMs != 0 {
+		b = append(b, opExpireTimeMs)
+		b = binary.LittleEndian.AppendUint64(b, uint64(expireMs))
+	}
+	b = append(b, byte(TypeHashListpack))
+	b = appendString(b, key, e.opt.Compress)
+	e.buf = appendString(b, lp, e.opt.Compress)
+	if len(e.buf) < chunkSize {
+		return true, nil
+	}
+	return true, e.flush(false)
+}
+
 // Finish writes the EOF opcode and the checksum and flushes.
 func (e *Encoder) Finish() error {
 	if e.err != nil {
@@ -271,7 +305,7 @@ func (t *Thresholds) objectType(v *Value) Type {
 		if len(v.Set) <= t.SetMaxIntsetEntries {
 			all := true
 			for _, m := range v.Set {
-				if _, ok := parseCanonicalInt(m); !ok {
+				if _, ok := ParseCanonicalInt(m); !ok {
 					all = false
 					break
 				}
@@ -336,7 +370,7 @@ func appendLen(b []byte, n uint64) []byte {
 // len > 20 and it saves at least 4 bytes, else raw.
 func appendString(b, s []byte, compress bool) []byte {
 	if len(s) <= 11 {
-		if v, ok := parseCanonicalInt(s); ok {
+		if v, ok := ParseCanonicalInt(s); ok {
 			switch {
 			case v >= math.MinInt8 && v <= math.MaxInt8:
 				return append(b, 0xC0, byte(v))
@@ -397,7 +431,7 @@ func appendBody(b []byte, t Type, v *Value, compress bool, th *Thresholds, lp *l
 	case TypeSetIntset:
 		ints := make([]int64, len(v.Set))
 		for i, m := range v.Set {
-			ints[i], _ = parseCanonicalInt(m)
+			ints[i], _ = ParseCanonicalInt(m)
 		}
 		return appendString(b, IntsetEncode(ints), compress)
 	case TypeSetListpack:

@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"runtime"
 	"runtime/trace"
 	"strconv"
 	"sync"
@@ -287,10 +286,9 @@ type fanMember struct {
 }
 
 func (f *fanout) Write(p []byte) (int, error) {
-	// The serializer is CPU-bound: let the goroutines queued behind it on
-	// this P (clients whose socket became readable) run now rather than
-	// after the scheduler's 10 ms time slice.
-	runtime.Gosched()
+	// Called from the encoder's low-priority thread (persist.WriteSnapshot,
+	// package lowprio): the kernel, not this loop, makes room for the
+	// goroutines serving clients.
 	for _, m := range f.members {
 		if m.err != nil {
 			continue

@@ -434,6 +434,7 @@ func (l *masterLink) loadSnapshot(lc *lineConn, id string, off int64) error {
 			s.SetLoading(false)
 		}
 	}()
+	defer relaxGCForLoad()()
 	var stats *persist.LoadStats
 	var err error
 	if direct {

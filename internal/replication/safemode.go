@@ -47,6 +47,10 @@ type sentinelSeen struct {
 	helloAt time.Time
 	helloMe bool
 	helloEp uint64
+	// curEp: the current epoch of this Sentinel's last hello (curSeen:
+	// received since our last REPLICAOF), for sentinelEpochRose.
+	curEp   uint64
+	curSeen bool
 }
 
 type safeWaiter struct {
@@ -67,6 +71,7 @@ type safeState struct {
 	// conditions held on evidence newer than it.
 	resumeAt  time.Time
 	confirmed bool
+	roleAt    time.Time // last REPLICAOF / SLAVEOF received
 	sentinels map[string]*sentinelSeen
 	lastDeny  string
 }
@@ -134,6 +139,8 @@ func (safeGate) Observe(s *server.Server, c *server.Client, args [][]byte) {
 				se.helloAt = time.Now()
 				se.helloMe = st.isMe(c, f[5], port)
 				se.helloEp = ep
+				cur, _ := strconv.ParseUint(f[3], 10, 64)
+				st.sentinelEpochRose(se, cur, se.helloAt)
 			}
 		}
 	}
@@ -142,6 +149,10 @@ func (safeGate) Observe(s *server.Server, c *server.Client, args [][]byte) {
 		// by REPLICAOF NO ONE (Sentinel or an operator), we are the master.
 		sm.confirmed = true
 		s.SafePingError = ""
+		sm.roleAt = time.Now()
+		for _, se := range sm.sentinels {
+			se.curSeen = false
+		}
 	}
 }
 
@@ -211,7 +222,10 @@ func (safeGate) TimeoutError(s *server.Server) string {
 // safeOnAck releases the writers whose target is now acknowledged.
 func (st *State) safeOnAck() {
 	sm := st.sm
-	if sm == nil || len(sm.waiters) == 0 {
+	if sm == nil || len(sm.waiters) == 0 || !sm.confirmed {
+		// An unconfirmed master (paused, lost its Sentinels, an election
+		// may be under way) acknowledges nothing: the pending writes get
+		// the timeout error.
 		return
 	}
 	keep := sm.waiters[:0]
@@ -242,48 +256,83 @@ func (st *State) fenceReason(now time.Time) string {
 			return fmt.Sprintf("NOREPLICAS vigil safe mode: fenced, %d of %d required replicas acknowledged within %d ms", n, sm.minAck, sm.fence.Milliseconds())
 		}
 	}
-	known, fresh := 0, 0
-	var meEp, otherEp uint64
-	otherSeen := false
-	for _, se := range sm.sentinels {
-		known++
-		if now.Sub(se.last) <= sm.fence && se.last.After(sm.resumeAt) {
-			fresh++
-		}
-		if !se.helloAt.IsZero() && now.Sub(se.helloAt) <= 3*sm.fence+4*time.Second {
-			if se.helloMe {
-				if se.helloEp > meEp {
-					meEp = se.helloEp
-				}
-			} else {
-				otherSeen = true
-				if se.helloEp > otherEp {
-					otherEp = se.helloEp
-				}
-			}
-		}
-	}
-	if known > 0 && fresh < known/2+1 {
+	if known, fresh := sm.freshSentinels(now, sm.resumeAt); known > 0 && fresh < known/2+1 {
 		return fmt.Sprintf("NOREPLICAS vigil safe mode: fenced, only %d of %d Sentinels heard from within %d ms", fresh, known, sm.fence.Milliseconds())
 	}
-	if otherSeen && otherEp > meEp {
+	meEp, _ := sm.helloEpochs(now, true, time.Time{})
+	if otherEp, otherSeen := sm.helloEpochs(now, false, time.Time{}); otherSeen && otherEp > meEp {
 		return "READONLY vigil safe mode: fenced, Sentinels report another master with a newer configuration epoch"
 	}
 	return ""
 }
 
-// sentinelMajorityLost reports whether this master has seen Sentinels and
-// fewer than a majority of them talked to it within the fence timeout.
-func (st *State) sentinelMajorityLost(now time.Time) bool {
-	sm := st.sm
-	known, fresh := 0, 0
+// freshSentinels counts the Sentinels this node has seen (known) and those
+// that sent it a command within the fence timeout and after since (fresh;
+// the zero time: any time).
+func (sm *safeState) freshSentinels(now, since time.Time) (known, fresh int) {
 	for _, se := range sm.sentinels {
 		known++
-		if now.Sub(se.last) <= sm.fence {
+		if now.Sub(se.last) <= sm.fence && se.last.After(since) {
 			fresh++
 		}
 	}
+	return known, fresh
+}
+
+// helloEpochs returns the highest config epoch among the recent hellos
+// (within 3 fence timeouts + two hello periods, and after since) that name
+// this server (me) or another master (!me), and whether there is one.
+func (sm *safeState) helloEpochs(now time.Time, me bool, since time.Time) (ep uint64, seen bool) {
+	for _, se := range sm.sentinels {
+		if se.helloAt.IsZero() || now.Sub(se.helloAt) > 3*sm.fence+4*time.Second || !se.helloAt.After(since) || se.helloMe != me {
+			continue
+		}
+		seen = true
+		if se.helloEp > ep {
+			ep = se.helloEp
+		}
+	}
+	return ep, seen
+}
+
+// sentinelMajorityLost reports whether this master has seen Sentinels and
+// fewer than a majority of them talked to it within the fence timeout.
+func (st *State) sentinelMajorityLost(now time.Time) bool {
+	known, fresh := st.sm.freshSentinels(now, time.Time{})
 	return known > 0 && fresh < known/2+1
+}
+
+// sentinelEpochRose applies the epoch rule to a hello from se carrying the
+// Sentinel's current epoch cur: a master in safe mode that sees a Sentinel's
+// current epoch rise (compared with its previous hello since our last
+// REPLICAOF) above the config epoch of the recent hellos naming us becomes
+// unconfirmed, as after losing the Sentinel majority: an election for us may
+// be under way. It matters when the Sentinels can't hear us but we hear
+// them (a one-way failure): we are then not fenced (a Sentinel majority
+// still talks to us, the replicas still ACK) while they fail us over, and a
+// replica not yet re-pointed would acknowledge writes the re-point then
+// discards (found by the safe-mode simulation with one-way failures,
+// internal/sentinel/core/sim_safe_test.go). vigil Sentinels in safe mode
+// send the master a hello as soon as they start a failover or vote in a new
+// epoch, ahead of the promotion. Only once a hello named us since our last
+// REPLICAOF: a newly promoted master may first hear Sentinels catching up
+// with the epoch of its own promotion.
+func (st *State) sentinelEpochRose(se *sentinelSeen, cur uint64, now time.Time) {
+	sm := st.sm
+	prev, seen := se.curEp, se.curSeen
+	se.curEp, se.curSeen = cur, true
+	if !sm.on.Load() || st.masterHost != "" || !seen || cur <= prev {
+		return
+	}
+	meEp, meSeen := sm.helloEpochs(now, true, sm.roleAt)
+	if !meSeen || cur <= meEp {
+		return
+	}
+	if sm.confirmed {
+		st.srv.Log.Warn(fmt.Sprintf("vigil safe mode: a Sentinel's current epoch rose to %d (this master's configuration epoch is %d): a failover may be under way; refusing writes until confirmed as master (at least %d ms)", cur, meEp, sm.confirm.Milliseconds()))
+	}
+	sm.confirmed = false
+	sm.resumeAt = now
 }
 
 func safeDeny(st *State, c *server.Client, cmd *commands.Command) string {

@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -73,7 +74,10 @@ func init() {
 			"doctor": {Name: "doctor", Arity: 2, Proc: func(c *commands.Ctx) {
 				c.W.Verbatim([]byte("Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base."))
 			}, Categories: "@slow"},
-			"purge":        {Name: "purge", Arity: 2, Proc: func(c *commands.Ctx) { c.W.OK() }, Categories: "@slow"},
+			// Redis asks jemalloc to return dirty pages; here the Go heap's
+			// free spans go back to the OS (a forced GC first, so the
+			// garbage of e.g. a bulk build by scripts is freed).
+			"purge":        {Name: "purge", Arity: 2, Proc: func(c *commands.Ctx) { debug.FreeOSMemory(); c.W.OK() }, Categories: "@slow"},
 			"malloc-stats": {Name: "malloc-stats", Arity: 2, Proc: func(c *commands.Ctx) { c.W.Verbatim([]byte("Stats not supported for the current allocator")) }, Categories: "@slow"},
 			"help":         {Name: "help", Arity: 2, Flags: commands.Loading | commands.Stale, Proc: memoryHelpCommand, Categories: "@slow"},
 		}},

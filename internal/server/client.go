@@ -90,6 +90,7 @@ type Client struct {
 	argvMem       int
 	qbufPeak      int
 	gate          *ackGate // safe mode (fence.go)
+	dur           durGate  // appendfsync always (durable.go)
 }
 
 type queuedCmd struct {
@@ -256,16 +257,14 @@ func (c *Client) serve() {
 			s.mu.Lock()
 			s.updateClock()
 			gate := c.gateBegin()
+			c.durBegin()
 			for i := 0; i < len(cmds); i++ {
 				if c.killed {
 					break
 				}
 				if len(cmds[i].Args) > 0 && s.pausedFor(c, cmds[i].Args) {
 					// CLIENT PAUSE: release what ran so far, wait unlocked.
-					for _, h := range s.BeforeReply {
-						h()
-					}
-					gate.release(c)
+					c.releaseBatch(gate)
 					c.moveRepliesToOut()
 					s.mu.Unlock()
 					c.flush()
@@ -280,13 +279,11 @@ func (c *Client) serve() {
 				if gate != nil {
 					gate.after(c, cmds[i].Args)
 				}
+				c.durAfter()
 				if c.block != nil {
 					// The rest of the pipeline waits until this client is
 					// served, times out or is unblocked, as in Redis.
-					for _, h := range s.BeforeReply {
-						h()
-					}
-					gate.release(c)
+					c.releaseBatch(gate)
 					c.moveRepliesToOut()
 					s.mu.Unlock()
 					c.flush()
@@ -297,10 +294,7 @@ func (c *Client) serve() {
 					s.updateClock()
 				}
 			}
-			for _, h := range s.BeforeReply {
-				h()
-			}
-			gate.release(c)
+			c.releaseBatch(gate)
 			c.moveRepliesToOut()
 			// Read under the lock: other goroutines (CLIENT KILL,
 			// replication dropping a replica) set these holding it.
@@ -336,13 +330,6 @@ func (c *Client) moveRepliesToOut() {
 	if cap(c.w.Buf) > 64*1024 {
 		c.w.Buf = nil
 	}
-}
-
-func (c *Client) flushBatch() {
-	c.srv.mu.Lock()
-	c.moveRepliesToOut()
-	c.srv.mu.Unlock()
-	c.flush()
 }
 
 // appendOut queues bytes for this client (any goroutine).
@@ -540,7 +527,11 @@ func (c *Client) waitUnblocked() bool {
 		c.srv.mu.Unlock()
 		return false
 	}
-	c.flushBatch()
+	c.srv.mu.Lock()
+	c.durWaitWoken()
+	c.moveRepliesToOut()
+	c.srv.mu.Unlock()
+	c.flush()
 	return true
 }
 

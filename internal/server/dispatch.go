@@ -106,10 +106,6 @@ func (c *Client) execute(args [][]byte) {
 		c.rejectCommand("NOAUTH Authentication required.")
 		return
 	}
-	if cmd.Flags&commands.Loading == 0 && !c.fake && s.loading.Load() {
-		c.rejectCommand("LOADING Redis is loading the dataset in memory")
-		return
-	}
 	if c.flags&flagMulti != 0 && cmd.Flags&commands.NoMulti != 0 {
 		c.rejectCommand("ERR Command not allowed inside a transaction")
 		return
@@ -142,6 +138,13 @@ func (c *Client) execute(args [][]byte) {
 				return
 			}
 		}
+	}
+	// After -MASTERDOWN and the other checks above, as in Redis's
+	// processCommand: a replica loading a full sync with
+	// replica-serve-stale-data no says its master link is down.
+	if cmd.Flags&commands.Loading == 0 && !c.fake && s.loading.Load() {
+		c.rejectCommand("LOADING Redis is loading the dataset in memory")
+		return
 	}
 	c.rejectingExec = false
 	if c.flags&flagMulti != 0 && !isExecLike(cmd) {
@@ -296,12 +299,16 @@ func (c *Client) call(cmd *commands.Command, args [][]byte) {
 	if ctx.Dirty > 0 {
 		s.stats.dirty += int64(ctx.Dirty)
 		if (cmd.Flags&(commands.Write|commands.MayReplicate) != 0) && !ctx.NoPropagate {
+			targets := PropagateAll
+			if cmd.Flags&commands.ReplOnly != 0 {
+				targets = PropagateRepl
+			}
 			if len(ctx.Propagate) > 0 {
 				for _, p := range ctx.Propagate {
-					s.propagate(c.db, p)
+					s.propagateTo(c.db, p, targets)
 				}
 			} else {
-				s.propagate(c.db, args)
+				s.propagateTo(c.db, args, targets)
 			}
 		}
 	}

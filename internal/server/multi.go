@@ -104,19 +104,24 @@ func (s *Server) endTxPropagation() {
 		return
 	}
 	if len(buf) == 1 {
-		s.emit(buf[0].db, buf[0].args)
+		s.emit(buf[0].db, buf[0].args, buf[0].targets)
 		return
 	}
-	s.emit(buf[0].db, [][]byte{[]byte("MULTI")})
+	var all PropagateTarget // MULTI/EXEC go where the commands go
 	for _, p := range buf {
-		s.emit(p.db, p.args)
+		all |= p.targets
 	}
-	s.emit(buf[len(buf)-1].db, [][]byte{[]byte("EXEC")})
+	s.emit(buf[0].db, [][]byte{[]byte("MULTI")}, all)
+	for _, p := range buf {
+		s.emit(p.db, p.args, p.targets)
+	}
+	s.emit(buf[len(buf)-1].db, [][]byte{[]byte("EXEC")}, all)
 }
 
 type propEntry struct {
-	db   int
-	args [][]byte
+	db      int
+	args    [][]byte
+	targets PropagateTarget
 }
 
 func watchCommand(ctx *commands.Ctx) {

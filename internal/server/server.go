@@ -108,15 +108,30 @@ type Server struct {
 	IsReplica func() bool
 
 	// Hooks installed by persistence and replication.
-	// Propagators receive every write in order (under mu): the AOF and the
-	// replication backlog.
-	Propagators []func(db int, args [][]byte)
+	// Writes are propagated in order (under mu) to the sinks of their
+	// targets (PropagateTarget, Redis's PROPAGATE_AOF / PROPAGATE_REPL):
+	// Propagators get what goes to replicas (the replication stream and
+	// backlog), AOFPropagators what goes to the append-only file.
+	Propagators    []func(db int, args [][]byte)
+	AOFPropagators []func(db int, args [][]byte)
 	// BeforeReply hooks run after a batch executed and before its replies
-	// are released to clients (under mu): the AOF writes (and with
-	// appendfsync always, fsyncs) here so no reply acknowledges a write that
-	// isn't on disk.
+	// are released to clients (under mu): the AOF writes its buffer here
+	// under appendfsync everysec/no, and hands it to its writer under
+	// always.
 	BeforeReply []func()
+	// Durable, when set, holds replies until the writes they depend on are
+	// fsynced (appendfsync always; durable.go). Under mu.
+	Durable Durability
 }
+
+// PropagateTarget says where a propagated write goes.
+type PropagateTarget uint8
+
+const (
+	PropagateAOF  PropagateTarget = 1 << iota // the append-only file
+	PropagateRepl                             // replicas (stream and backlog)
+	PropagateAll  = PropagateAOF | PropagateRepl
+)
 
 type stats struct {
 	connsReceived          atomic.Int64
@@ -468,7 +483,13 @@ func (s *Server) onExpire(db *keyspace.DB, key string) {
 }
 
 func (s *Server) propagate(db int, args [][]byte) {
-	if len(s.Propagators) == 0 {
+	s.propagateTo(db, args, PropagateAll)
+}
+
+// propagateTo sends a write to the sinks of targets, or buffers it until
+// the end of the transaction or script it belongs to.
+func (s *Server) propagateTo(db int, args [][]byte, targets PropagateTarget) {
+	if len(s.Propagators) == 0 && len(s.AOFPropagators) == 0 {
 		return
 	}
 	if s.txDepth > 0 {
@@ -476,15 +497,22 @@ func (s *Server) propagate(db int, args [][]byte) {
 		for i, a := range args {
 			cp[i] = append([]byte(nil), a...)
 		}
-		s.txBuf = append(s.txBuf, propEntry{db: db, args: cp})
+		s.txBuf = append(s.txBuf, propEntry{db: db, args: cp, targets: targets})
 		return
 	}
-	s.emit(db, args)
+	s.emit(db, args, targets)
 }
 
-func (s *Server) emit(db int, args [][]byte) {
-	for _, p := range s.Propagators {
-		p(db, args)
+func (s *Server) emit(db int, args [][]byte, targets PropagateTarget) {
+	if targets&PropagateAOF != 0 {
+		for _, p := range s.AOFPropagators {
+			p(db, args)
+		}
+	}
+	if targets&PropagateRepl != 0 {
+		for _, p := range s.Propagators {
+			p(db, args)
+		}
 	}
 }
 

@@ -587,6 +587,7 @@ func runOnce(t *testing.T, mode string, sc []scenario, seed uint64) result {
 	res.acked = len(all)
 	if final == nil {
 		t.Errorf("no single final master after settling")
+		tp.saveLogs(t, res)
 		return res
 	}
 	res.finalMaster = final.proxy.Addr()
@@ -621,6 +622,7 @@ func runOnce(t *testing.T, mode string, sc []scenario, seed uint64) result {
 			}
 		}
 		t.Logf("lost examples: %v", ex)
+		tp.saveLogs(t, res)
 	}
 	// Writers are closed and the topology has settled: no process may hold
 	// more descriptors or goroutines than a process of the same role did
@@ -631,6 +633,24 @@ func runOnce(t *testing.T, mode string, sc []scenario, seed uint64) result {
 
 // settle waits for one master that all live sentinels name, with both other
 // nodes replicating from it in sync, and returns it.
+// saveLogs keeps every process's log of a failed run in a directory that
+// outlives the test (a timing-dependent failure may not reproduce from its
+// seed), and says where.
+func (tp *topo) saveLogs(t *testing.T, res result) {
+	dir, err := os.MkdirTemp("", fmt.Sprintf("vigil-chaos-%s-%s-seed%d-", strings.ReplaceAll(res.scenario, "+", "_"), res.mode, res.seed))
+	if err != nil {
+		t.Logf("saving logs: %v", err)
+		return
+	}
+	for i, s := range tp.sentinels {
+		os.WriteFile(filepath.Join(dir, fmt.Sprintf("sentinel%d.log", i)), []byte(s.proc.ReadLog()), 0o644)
+	}
+	for _, n := range tp.nodes {
+		os.WriteFile(filepath.Join(dir, fmt.Sprintf("node%d.log", n.idx)), []byte(n.proc.ReadLog()), 0o644)
+	}
+	t.Logf("logs of this run kept in %s", dir)
+}
+
 func (tp *topo) settle() *node {
 	var m *node
 	deadline := time.Now().Add(40 * time.Second)

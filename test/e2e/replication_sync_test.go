@@ -8,8 +8,8 @@ package e2e
 // replica, and repl-diskless-load disabled / swapdb / on-empty-db load the
 // payload as Redis documents.
 //
-// Helpers (replStart, replCaughtUp, replSameData, tcpProxy) are in
-// replication_test.go and tcpproxy_test.go.
+// Helpers (replStart, replicaArgs, replBackgroundWrites, replCaughtUp,
+// replSameData, tcpProxy) are in replication_test.go and tcpproxy_test.go.
 
 import (
 	"fmt"
@@ -23,50 +23,6 @@ import (
 
 	"github.com/vigil-kv/vigil/internal/testutil"
 )
-
-// replBackgroundWrites writes to m (several DBs, strings and lists) until
-// the returned stop is called; stop fails the test if a write failed.
-func replBackgroundWrites(t *testing.T, m *rnode, valueSize int) (stop func()) {
-	t.Helper()
-	quit := make(chan struct{})
-	done := make(chan error, 1)
-	val := strings.Repeat("v", valueSize)
-	go func() {
-		c, err := testutil.Dial(m.p.Addr)
-		if err != nil {
-			done <- err
-			return
-		}
-		defer c.Close()
-		for i := 0; ; i++ {
-			select {
-			case <-quit:
-				done <- nil
-				return
-			default:
-			}
-			db := strconv.Itoa(i % 3)
-			for _, cmd := range [][]string{{"SELECT", db}, {"INCR", "ctr"}, {"RPUSH", "log", strconv.Itoa(i)}, {"SET", fmt.Sprint("w", i%500), val + strconv.Itoa(i)}} {
-				if v, err := c.Do(cmd...); err != nil || v.Type == '-' {
-					done <- fmt.Errorf("%v: %v %v", cmd, v, err)
-					return
-				}
-			}
-		}
-	}()
-	var stopped bool
-	return func() {
-		t.Helper()
-		if stopped {
-			return
-		}
-		stopped = true
-		close(quit)
-		if err := <-done; err != nil {
-			t.Fatal(err)
-		}
-	}
-}
 
 // replShowLogs prints the logs of nodes when REPL_SHOW_LOGS is set (to
 // look at what a passing test did).
@@ -82,10 +38,6 @@ func replShowLogs(t *testing.T, nodes ...*rnode) {
 // replLogCount counts lines of n's log containing s.
 func replLogCount(n *rnode, s string) int {
 	return strings.Count(n.p.ReadLog(), s)
-}
-
-func replicaArgs(port int, extra ...string) []string {
-	return append([]string{"--replicaof", "127.0.0.1", strconv.Itoa(port)}, extra...)
 }
 
 // TestReplSharedSnapshotDiskless: two replicas that ask within
@@ -108,9 +60,7 @@ func TestReplSharedSnapshotDiskless(t *testing.T) {
 	})
 	replCaughtUpOrFail(t, 20*time.Second, m, a, b)
 	stop()
-	replCaughtUp(t, 10*time.Second, m, a, b)
-	replSameData(t, 5*time.Second, m, a)
-	replSameData(t, 5*time.Second, m, b)
+	replSynced(t, 10*time.Second, m, a, b)
 	if n := replLogCount(m, "Starting BGSAVE for SYNC"); n != 1 {
 		replLogs(t, m, a, b)
 		t.Fatalf("master started %d snapshots for two replicas, want 1", n)
@@ -186,9 +136,7 @@ func TestReplSharedSnapshotDisk(t *testing.T) {
 	pb.Resume()
 	replCaughtUpOrFail(t, 30*time.Second, m, a, b)
 	stop()
-	replCaughtUp(t, 10*time.Second, m, a, b)
-	replSameData(t, 5*time.Second, m, a)
-	replSameData(t, 5*time.Second, m, b)
+	replSynced(t, 10*time.Second, m, a, b)
 	if n := replLogCount(m, "Starting BGSAVE for SYNC with target: disk"); n != 1 {
 		replLogs(t, m, a, b)
 		t.Fatalf("%d snapshots for two replicas, want 1", n)
@@ -229,9 +177,7 @@ func TestReplFanoutDropsFailedReplica(t *testing.T) {
 	}
 	px.Cut()
 	px.Resume()
-	replCaughtUp(t, 30*time.Second, m, a, b)
-	replSameData(t, 5*time.Second, m, a)
-	replSameData(t, 5*time.Second, m, b)
+	replSynced(t, 30*time.Second, m, a, b)
 	if n := replLogCount(m, fmt.Sprintf("Synchronization with replica 127.0.0.1:%d succeeded", a.p.Port)); n != 1 {
 		replLogs(t, m, a, b)
 		t.Fatalf("replica A synced %d times, want 1", n)
@@ -283,8 +229,7 @@ func TestReplOutputBufferLimitDuringSync(t *testing.T) {
 			px.Resume()
 			px.Cut()
 			// It retries and syncs.
-			replCaughtUp(t, 30*time.Second, m, r)
-			replSameData(t, 5*time.Second, m, r)
+			replSynced(t, 30*time.Second, m, r)
 			if n := m.infoInt("stats", "sync_full"); n < 2 {
 				t.Fatalf("sync_full = %d, want a retry", n)
 			}
@@ -328,25 +273,58 @@ func (n *rnode) isLoading(key string) bool {
 	return v.Type == '-' && strings.HasPrefix(string(v.Str), "LOADING")
 }
 
+// replLoadThroughFile: a replica with data (key "old") syncs with
+// repl-diskless-load mode through a file: the payload goes to a temp file
+// in its dir first while the old data is served, and it ends up identical
+// to the master.
+func replLoadThroughFile(t *testing.T, mode string) (m, r *rnode) {
+	t.Helper()
+	m, r, px := replLoadSetup(t, mode)
+	r.ok("SET", "old", "1")
+	px.SetRate(1 << 20)
+	r.replicaOf(px.Port)
+	replDuringTransfer(t, r, func() {
+		if v := r.ok("GET", "old"); string(v.Str) != "1" {
+			t.Fatalf("old data not served during the transfer: %v", v)
+		}
+		if len(tempRDBs(r.p.Dir)) != 1 {
+			t.Fatalf("no temp RDB in %s during the transfer", r.p.Dir)
+		}
+	})
+	replSynced(t, 20*time.Second, m, r)
+	return m, r
+}
+
+// replLoadFromSocket: a replica (with data, key "old", when old is set)
+// syncs with repl-diskless-load mode from the socket: no temp file, clients
+// get -LOADING during the transfer, and it ends up identical to the master.
+func replLoadFromSocket(t *testing.T, mode string, old bool) {
+	t.Helper()
+	m, r, px := replLoadSetup(t, mode)
+	key := "x"
+	if old {
+		key = "old"
+		r.ok("SET", key, "1")
+	}
+	px.SetRate(1 << 20)
+	r.replicaOf(px.Port)
+	replDuringTransfer(t, r, func() {
+		if !r.isLoading(key) {
+			t.Fatalf("GET during a %s load (old data: %v): %v", mode, old, r.do("GET", key))
+		}
+		if f := tempRDBs(r.p.Dir); len(f) != 0 {
+			t.Fatalf("%s (old data: %v) wrote %v", mode, old, f)
+		}
+	})
+	replSynced(t, 20*time.Second, m, r)
+}
+
 // TestReplDisklessLoad: repl-diskless-load through real syncs.
 func TestReplDisklessLoad(t *testing.T) {
 	// disabled: the payload goes to a temp file in dir first (old data
 	// served meanwhile), then it becomes dbfilename and is loaded.
 	t.Run("disabled", func(t *testing.T) {
-		m, r, px := replLoadSetup(t, "disabled")
-		r.ok("SET", "old", "1")
-		px.SetRate(1 << 20)
-		r.replicaOf(px.Port)
-		replDuringTransfer(t, r, func() {
-			if v := r.ok("GET", "old"); string(v.Str) != "1" {
-				t.Fatalf("old data not served during the transfer: %v", v)
-			}
-			if len(tempRDBs(r.p.Dir)) != 1 {
-				t.Fatalf("no temp RDB in %s during the transfer", r.p.Dir)
-			}
-		})
-		replCaughtUp(t, 20*time.Second, m, r)
-		replSameData(t, 5*time.Second, m, r)
+		_, r := replLoadThroughFile(t, "disabled")
 		if v := r.do("GET", "old"); !v.Null {
 			t.Fatalf("old key survived a full sync: %v", v)
 		}
@@ -360,20 +338,7 @@ func TestReplDisklessLoad(t *testing.T) {
 	// swapdb, new history: parsed from the socket (no file), the old
 	// dataset kept aside, clients get -LOADING.
 	t.Run("swapdb-new-history", func(t *testing.T) {
-		m, r, px := replLoadSetup(t, "swapdb")
-		r.ok("SET", "old", "1")
-		px.SetRate(1 << 20)
-		r.replicaOf(px.Port)
-		replDuringTransfer(t, r, func() {
-			if !r.isLoading("old") {
-				t.Fatalf("GET during a swapdb load of a new history: %v", r.do("GET", "old"))
-			}
-			if f := tempRDBs(r.p.Dir); len(f) != 0 {
-				t.Fatalf("swapdb wrote %v", f)
-			}
-		})
-		replCaughtUp(t, 20*time.Second, m, r)
-		replSameData(t, 5*time.Second, m, r)
+		replLoadFromSocket(t, "swapdb", true)
 	})
 	// swapdb, same history (a full resync after the backlog overflowed):
 	// the old data is served while the new one loads.
@@ -397,8 +362,7 @@ func TestReplDisklessLoad(t *testing.T) {
 				t.Fatalf("GET during a swapdb load of the same history: %v", v)
 			}
 		})
-		replCaughtUp(t, 20*time.Second, m, r)
-		replSameData(t, 5*time.Second, m, r)
+		replSynced(t, 20*time.Second, m, r)
 		if m.infoInt("stats", "sync_full") != 2 {
 			t.Fatalf("want a second full sync: %v", m.info("stats"))
 		}
@@ -406,34 +370,9 @@ func TestReplDisklessLoad(t *testing.T) {
 	// on-empty-db: from the socket when empty (-LOADING, no file), through
 	// a file when there is data.
 	t.Run("on-empty-db-empty", func(t *testing.T) {
-		m, r, px := replLoadSetup(t, "on-empty-db")
-		px.SetRate(1 << 20)
-		r.replicaOf(px.Port)
-		replDuringTransfer(t, r, func() {
-			if !r.isLoading("x") {
-				t.Fatalf("GET during a load into an empty dataset: %v", r.do("GET", "x"))
-			}
-			if f := tempRDBs(r.p.Dir); len(f) != 0 {
-				t.Fatalf("on-empty-db with no data wrote %v", f)
-			}
-		})
-		replCaughtUp(t, 20*time.Second, m, r)
-		replSameData(t, 5*time.Second, m, r)
+		replLoadFromSocket(t, "on-empty-db", false)
 	})
 	t.Run("on-empty-db-with-data", func(t *testing.T) {
-		m, r, px := replLoadSetup(t, "on-empty-db")
-		r.ok("SET", "old", "1")
-		px.SetRate(1 << 20)
-		r.replicaOf(px.Port)
-		replDuringTransfer(t, r, func() {
-			if v := r.ok("GET", "old"); string(v.Str) != "1" {
-				t.Fatalf("old data not served during the transfer: %v", v)
-			}
-			if len(tempRDBs(r.p.Dir)) != 1 {
-				t.Fatalf("no temp RDB in %s during the transfer", r.p.Dir)
-			}
-		})
-		replCaughtUp(t, 20*time.Second, m, r)
-		replSameData(t, 5*time.Second, m, r)
+		replLoadThroughFile(t, "on-empty-db")
 	})
 }

@@ -18,6 +18,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -99,7 +101,56 @@ func (n *rnode) infoInt(section, field string) int64 {
 	return x
 }
 
-// replicaOf points n at m (or at addr host:port when m is nil).
+// replicaArgs: the arguments of a replica of 127.0.0.1:port.
+func replicaArgs(port int, extra ...string) []string {
+	return append([]string{"--replicaof", "127.0.0.1", strconv.Itoa(port)}, extra...)
+}
+
+// replBackgroundWrites writes to m (several DBs, strings and lists) until
+// the returned stop is called; stop fails the test if a write failed.
+func replBackgroundWrites(t *testing.T, m *rnode, valueSize int) (stop func()) {
+	t.Helper()
+	quit := make(chan struct{})
+	done := make(chan error, 1)
+	val := strings.Repeat("v", valueSize)
+	go func() {
+		c, err := testutil.Dial(m.p.Addr)
+		if err != nil {
+			done <- err
+			return
+		}
+		defer c.Close()
+		for i := 0; ; i++ {
+			select {
+			case <-quit:
+				done <- nil
+				return
+			default:
+			}
+			db := strconv.Itoa(i % 3)
+			for _, cmd := range [][]string{{"SELECT", db}, {"INCR", "ctr"}, {"RPUSH", "log", strconv.Itoa(i)}, {"SET", fmt.Sprint("w", i%500), val + strconv.Itoa(i)}} {
+				if v, err := c.Do(cmd...); err != nil || v.Type == '-' {
+					done <- fmt.Errorf("%v: %v %v", cmd, v, err)
+					return
+				}
+			}
+		}
+	}()
+	var stopped bool
+	return func() {
+		t.Helper()
+		if stopped {
+			return
+		}
+		stopped = true
+		close(quit)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// replicaOf points n at 127.0.0.1:port.
 func (n *rnode) replicaOf(port int) {
 	n.t.Helper()
 	n.ok("REPLICAOF", "127.0.0.1", strconv.Itoa(port))
@@ -144,6 +195,16 @@ func replCaughtUp(t *testing.T, d time.Duration, m *rnode, replicas ...*rnode) {
 			t.Fatalf("replicas did not catch up in %v: %s", d, last)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// replSynced waits (up to d) for the replicas to catch up with m, then
+// checks each holds the same data as m.
+func replSynced(t *testing.T, d time.Duration, m *rnode, replicas ...*rnode) {
+	t.Helper()
+	replCaughtUp(t, d, m, replicas...)
+	for _, r := range replicas {
+		replSameData(t, 5*time.Second, m, r)
 	}
 }
 
@@ -358,7 +419,7 @@ func TestReplTutorialConfigs(t *testing.T) {
 	m := replStart(t, "vigil", testutil.StartOptions{Config: filepath.Join(seed, "redis-master.conf")})
 	m.ok("SET", "before", "sync")
 	r := replStart(t, "vigil", testutil.StartOptions{Config: filepath.Join(seed, "redis-replica-1.conf"),
-		Args: []string{"--replicaof", "127.0.0.1", strconv.Itoa(m.p.Port)}})
+		Args: replicaArgs(m.p.Port)})
 	replCaughtUp(t, 10*time.Second, m, r)
 	for i := 0; i < 50; i++ {
 		m.ok("SET", fmt.Sprint("k", i), fmt.Sprint(i))
@@ -395,15 +456,13 @@ func replInterop(t *testing.T, mkind, rkind string, margs ...string) {
 	// Data present before the replica attaches travels in the snapshot.
 	replWriteLoad(t, m, "pre")
 	m.ok("DEBUG", "POPULATE", "2000", "pop", "20")
-	r := replStart(t, rkind, testutil.StartOptions{Args: []string{"--replicaof", "127.0.0.1", strconv.Itoa(m.p.Port)}})
-	replCaughtUp(t, 15*time.Second, m, r)
-	replSameData(t, 5*time.Second, m, r)
+	r := replStart(t, rkind, testutil.StartOptions{Args: replicaArgs(m.p.Port)})
+	replSynced(t, 15*time.Second, m, r)
 	if n := m.infoInt("stats", "sync_full"); n != 1 {
 		t.Fatalf("%s sync_full = %d, want 1", m, n)
 	}
 	replWriteLoad(t, m, "live")
-	replCaughtUp(t, 10*time.Second, m, r)
-	replSameData(t, 5*time.Second, m, r)
+	replSynced(t, 10*time.Second, m, r)
 	if v := r.do("SET", "x", "y"); v.Type != '-' || !strings.HasPrefix(string(v.Str), "READONLY") {
 		t.Fatalf("write on replica: %v", v)
 	}
@@ -417,8 +476,7 @@ func replInterop(t *testing.T, mkind, rkind string, margs ...string) {
 		return m.infoInt("stats", "sync_partial_ok") > before
 	})
 	replWriteLoad(t, m, "post")
-	replCaughtUp(t, 10*time.Second, m, r)
-	replSameData(t, 5*time.Second, m, r)
+	replSynced(t, 10*time.Second, m, r)
 	if n := m.infoInt("stats", "sync_full"); n != 1 {
 		t.Fatalf("%s sync_full = %d after the link cut, want 1 (partial resync)", m, n)
 	}
@@ -442,8 +500,8 @@ func replFailover(t *testing.T, mk, ak, bk string) {
 		replNeedRedis(t)
 	}
 	m := replStart(t, mk, testutil.StartOptions{})
-	a := replStart(t, ak, testutil.StartOptions{Args: []string{"--replicaof", "127.0.0.1", strconv.Itoa(m.p.Port)}})
-	b := replStart(t, bk, testutil.StartOptions{Args: []string{"--replicaof", "127.0.0.1", strconv.Itoa(m.p.Port)}})
+	a := replStart(t, ak, testutil.StartOptions{Args: replicaArgs(m.p.Port)})
+	b := replStart(t, bk, testutil.StartOptions{Args: replicaArgs(m.p.Port)})
 	replWriteLoad(t, m, "m")
 	replCaughtUp(t, 10*time.Second, m, a, b)
 	a.ok("REPLICAOF", "NO", "ONE")
@@ -457,9 +515,7 @@ func replFailover(t *testing.T, mk, ak, bk string) {
 		t.Fatalf("new master %s did %d full syncs", a, n)
 	}
 	replWriteLoad(t, a, "a")
-	replCaughtUp(t, 10*time.Second, a, m, b)
-	replSameData(t, 5*time.Second, a, b)
-	replSameData(t, 5*time.Second, a, m)
+	replSynced(t, 10*time.Second, a, m, b)
 	// Nothing written before the switch was lost.
 	for _, n := range []*rnode{m, a, b} {
 		if v := n.ok("GET", "m:s"); string(v.Str) != "v0-tail" {
@@ -479,7 +535,7 @@ func replProxied(t *testing.T, margs, rargs []string) (*rnode, *rnode, *tcpProxy
 	// DEBUG POPULATE isn't replicated: fill before the replica attaches.
 	m.ok("DEBUG", "POPULATE", "1000")
 	px := newTCPProxy(t, m.p.Addr)
-	r := replStart(t, "vigil", testutil.StartOptions{Args: append([]string{"--replicaof", "127.0.0.1", strconv.Itoa(px.Port)}, rargs...)})
+	r := replStart(t, "vigil", testutil.StartOptions{Args: replicaArgs(px.Port, rargs...)})
 	replCaughtUp(t, 10*time.Second, m, r)
 	return m, r, px
 }
@@ -549,7 +605,7 @@ func TestReplFaultReplicaRestart(t *testing.T) {
 			m := replStart(t, mk, testutil.StartOptions{})
 			m.ok("DEBUG", "POPULATE", "500")
 			dir := t.TempDir()
-			rargs := []string{"--replicaof", "127.0.0.1", strconv.Itoa(m.p.Port)}
+			rargs := replicaArgs(m.p.Port)
 			r := replStart(t, "vigil", testutil.StartOptions{Dir: dir, Args: rargs})
 			// The stream is in DB 3 when the replica saves: after the
 			// restart it must continue there (repl-stream-db aux field).
@@ -574,7 +630,7 @@ func TestReplFaultReplicaRestart(t *testing.T) {
 
 func TestReplWaitAndMinReplicas(t *testing.T) {
 	m := replStart(t, "vigil", testutil.StartOptions{Args: []string{"--min-replicas-max-lag", "3"}})
-	r := replStart(t, "vigil", testutil.StartOptions{Args: []string{"--replicaof", "127.0.0.1", strconv.Itoa(m.p.Port)}})
+	r := replStart(t, "vigil", testutil.StartOptions{Args: replicaArgs(m.p.Port)})
 	replCaughtUp(t, 10*time.Second, m, r)
 	m.ok("SET", "w", "1")
 	if v := m.ok("WAIT", "1", "2000"); v.Int != 1 {
@@ -707,40 +763,14 @@ func TestReplSyncUnderWrites(t *testing.T) {
 		t.Run("diskless-"+mode, func(t *testing.T) {
 			m := replStart(t, "vigil", testutil.StartOptions{Args: []string{"--repl-diskless-sync", mode}})
 			m.ok("DEBUG", "POPULATE", "30000", "bulk", "64")
-			stop := make(chan struct{})
-			done := make(chan error, 1)
-			go func() {
-				c, err := testutil.Dial(m.p.Addr)
-				if err != nil {
-					done <- err
-					return
-				}
-				defer c.Close()
-				for i := 0; ; i++ {
-					select {
-					case <-stop:
-						done <- nil
-						return
-					default:
-					}
-					db := strconv.Itoa(i % 3)
-					for _, cmd := range [][]string{{"SELECT", db}, {"INCR", "ctr"}, {"RPUSH", "log", strconv.Itoa(i)}, {"SET", fmt.Sprint("w", i%500), strconv.Itoa(i)}} {
-						if v, err := c.Do(cmd...); err != nil || v.Type == '-' {
-							done <- fmt.Errorf("%v: %v %v", cmd, v, err)
-							return
-						}
-					}
-				}
-			}()
-			r := replStart(t, "vigil", testutil.StartOptions{Args: []string{"--replicaof", "127.0.0.1", strconv.Itoa(m.p.Port)}})
-			sub := replStart(t, "redis", testutil.StartOptions{Args: []string{"--replicaof", "127.0.0.1", strconv.Itoa(r.p.Port)}})
+			stop := replBackgroundWrites(t, m, 0)
+			defer stop()
+			r := replStart(t, "vigil", testutil.StartOptions{Args: replicaArgs(m.p.Port)})
+			sub := replStart(t, "redis", testutil.StartOptions{Args: replicaArgs(r.p.Port)})
 			testutil.Eventually(t, 15*time.Second, "the chained replica to sync", func() bool {
 				return sub.info("replication")["master_link_status"] == "up"
 			})
-			close(stop)
-			if err := <-done; err != nil {
-				t.Fatal(err)
-			}
+			stop()
 			replCaughtUp(t, 15*time.Second, m, r)
 			replCaughtUp(t, 15*time.Second, r, sub)
 			d := replSameData(t, 5*time.Second, m, r)
@@ -773,7 +803,7 @@ func TestReplFailoverCommand(t *testing.T) {
 			if v := m.do("FAILOVER"); v.Type != '-' || string(v.Str) != "ERR FAILOVER requires connected replicas." {
 				t.Fatalf("FAILOVER without replicas: %v", v)
 			}
-			r := replStart(t, pair[1], testutil.StartOptions{Args: []string{"--replicaof", "127.0.0.1", strconv.Itoa(m.p.Port)}})
+			r := replStart(t, pair[1], testutil.StartOptions{Args: replicaArgs(m.p.Port)})
 			replWriteLoad(t, m, "fo")
 			replCaughtUp(t, 10*time.Second, m, r)
 			for _, c := range []struct {
@@ -805,8 +835,7 @@ func TestReplFailoverCommand(t *testing.T) {
 				t.Fatalf("write on the old master: %v", v)
 			}
 			r.ok("SET", "after-failover", "1")
-			replCaughtUp(t, 10*time.Second, r, m)
-			replSameData(t, 5*time.Second, r, m)
+			replSynced(t, 10*time.Second, r, m)
 			replLogs(t, m, r)
 		})
 	}
@@ -856,6 +885,159 @@ func TestReplFailoverPauseAndAbort(t *testing.T) {
 		t.Fatalf("write after ABORT: %v %v", v, err)
 	}
 	px.Resume()
-	replCaughtUp(t, 10*time.Second, m, r)
-	replSameData(t, 5*time.Second, m, r)
+	replSynced(t, 10*time.Second, m, r)
+}
+
+// TestReplSafeModeEpochRise: safe mode's epoch rule (sentinelEpochRose in
+// internal/replication/safemode.go; the other master-side rules are tested
+// in test/chaos/rules_test.go). A master whose Sentinel's current epoch
+// (hello field 4) rises above the configuration epoch of the hellos naming
+// it refuses writes as unconfirmed for vigil-confirm-timeout: an election
+// for it may be under way, and when the Sentinels can't hear it (a one-way
+// failure) nothing else fences it. A write waiting for its ACK then gets
+// the timeout error even if the ACK comes. Hellos at a steady epoch, or
+// naming it with the new epoch (it was the one promoted), change nothing.
+func TestReplSafeModeEpochRise(t *testing.T) {
+	safe := []string{"--vigil-safe-mode", "yes", "--vigil-min-ack-replicas", "1", "--vigil-fence-timeout", "3000", "--vigil-confirm-timeout", "3000"}
+	m := replStart(t, "vigil", testutil.StartOptions{Args: safe})
+	r := replStart(t, "vigil", testutil.StartOptions{Args: replicaArgs(m.p.Port, safe...)})
+	t.Cleanup(func() { replLogs(t, m, r) })
+	// A stand-in Sentinel: a connection named like Sentinel's, PINGing and
+	// publishing hellos naming m with (current epoch, config epoch) = epochs.
+	sc := testutil.MustDial(t, m.p.Addr)
+	sc.MustDo(t, "CLIENT", "SETNAME", "sentinel-0123abcd-cmd")
+	var epochs atomic.Int64 // current<<32 | config
+	hello := func(current, config int64) string {
+		return fmt.Sprintf("127.0.0.1,26379,%s,%d,mymaster,127.0.0.1,%d,%d", strings.Repeat("0123abcd", 5), current, m.p.Port, config)
+	}
+	stop, done := make(chan struct{}), make(chan struct{})
+	t.Cleanup(func() { close(stop); <-done })
+	go func() {
+		defer close(done)
+		tk := time.NewTicker(200 * time.Millisecond)
+		defer tk.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tk.C:
+			}
+			e := epochs.Load()
+			sc.Do("PING")
+			sc.Do("PUBLISH", "__sentinel__:hello", hello(e>>32, e&0xffffffff))
+		}
+	}()
+	write := func() resp.Value { return m.do("SET", "k", "v") }
+	accepted := func(what string) {
+		t.Helper()
+		testutil.Eventually(t, 20*time.Second, what, func() bool { return write().Type == '+' })
+	}
+	unconfirmed := func(what string) {
+		t.Helper()
+		tk := time.NewTicker(20 * time.Millisecond)
+		defer tk.Stop()
+		for end := time.Now().Add(5 * time.Second); ; <-tk.C {
+			v := write()
+			if v.Type == '-' && strings.Contains(string(v.Str), "not yet confirmed") {
+				return
+			}
+			if time.Now().After(end) {
+				t.Fatalf("%s: timed out, last reply %q", what, v.Str)
+			}
+		}
+	}
+	steady := func(what string) {
+		t.Helper()
+		for end := time.Now().Add(1500 * time.Millisecond); time.Now().Before(end); {
+			if v := write(); v.Type != '+' {
+				t.Fatalf("%s: write refused: %s", what, v.Str)
+			}
+		}
+	}
+	accepted("writes accepted after start-up")
+	steady("hellos at a steady epoch")
+
+	epochs.Store(1<<32 | 0) // an election in epoch 1, this master still named with 0
+	rose := time.Now()
+	unconfirmed("refused as unconfirmed after the epoch rose")
+	accepted("confirmed again")
+	if d := time.Since(rose); d < 3*time.Second {
+		t.Fatalf("confirmed %v after the epoch rose, before vigil-confirm-timeout (3 s)", d)
+	}
+	if !strings.Contains(m.p.ReadLog(), "current epoch rose to 1") {
+		t.Fatalf("no epoch rise logged:\n%s", m.p.ReadLog())
+	}
+	steady("hellos at the risen epoch")
+
+	// A write waiting for its ACK (the replica stopped) when the epoch
+	// rises again: the ACK arrives once the master is unconfirmed and must
+	// not acknowledge it.
+	if err := r.p.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	// The stop takes effect asynchronously: wait until every thread of
+	// the replica is stopped.
+	testutil.Eventually(t, 5*time.Second, "the replica stopped", func() bool {
+		return procStopped(r.p.Cmd.Process.Pid)
+	})
+	pending := make(chan resp.Value, 1)
+	wc := testutil.MustDial(t, m.p.Addr)
+	start := time.Now()
+	go func() {
+		v, _ := wc.Do("SET", "pending", "1")
+		pending <- v
+	}()
+	testutil.Eventually(t, 5*time.Second, "the write executed", func() bool {
+		return m.do("EXISTS", "pending").Int == 1
+	})
+	// The stand-in's own PUBLISH may be held for its ACK too: announce the
+	// new epoch on a second connection of the same Sentinel, without
+	// waiting for the reply.
+	epochs.Store(2<<32 | 0)
+	hc := testutil.MustDial(t, m.p.Addr)
+	hc.MustDo(t, "CLIENT", "SETNAME", "sentinel-0123abcd-cmd")
+	if err := hc.Send("PUBLISH", "__sentinel__:hello", hello(2, 0)); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 5*time.Second, "unconfirmed after the second rise", func() bool {
+		return m.info("replication")["vigil_write_state"] == "unconfirmed"
+	})
+	if !strings.Contains(m.p.ReadLog(), "current epoch rose to 2") {
+		t.Fatalf("unconfirmed, but not by the epoch rule:\n%s", m.p.ReadLog())
+	}
+	if err := r.p.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Skipf("too slow to test the pending write within the 3 s fence timeout (the ACK came after %v)", d)
+	}
+	replCaughtUp(t, 5*time.Second, m, r)
+	if v := <-pending; v.Type != '-' || !strings.HasPrefix(string(v.Str), "NOREPLICAS") {
+		t.Fatalf("a write pending when the master became unconfirmed was acknowledged: %q", v.Str)
+	}
+	accepted("confirmed after the second rise")
+
+	epochs.Store(3<<32 | 3) // this master promoted in epoch 3
+	steady("hellos naming this master with the new epoch")
+}
+
+// procStopped reports whether every thread of process pid is stopped
+// (state T in /proc/PID/task/TID/stat).
+func procStopped(pid int) bool {
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+	if err != nil || len(tasks) == 0 {
+		return false
+	}
+	for _, f := range tasks {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return false
+		}
+		// pid (comm) state ...: comm may contain spaces, the state follows the last ')'.
+		i := strings.LastIndexByte(string(b), ')')
+		if i < 0 || i+2 >= len(b) || b[i+2] != 'T' {
+			return false
+		}
+	}
+	return true
 }

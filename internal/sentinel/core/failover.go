@@ -10,7 +10,8 @@ import (
 // master, for the first candidate asking in an epoch newer than our last
 // vote, and only if our current epoch is not newer than the request.
 func (n *Node) voteLeader(m *Master, epoch uint64, runid string) (string, uint64) {
-	if epoch > n.st.CurrentEpoch {
+	newEpoch := epoch > n.st.CurrentEpoch
+	if newEpoch {
 		n.st.CurrentEpoch = epoch
 		n.markDirty()
 		n.publish(LevelWarning, EvNewEpoch, m, strconv.FormatUint(epoch, 10), epoch)
@@ -24,6 +25,10 @@ func (n *Node) voteLeader(m *Master, epoch uint64, runid string) (string, uint64
 		if runid != n.st.MyID {
 			m.failoverStart = n.now + int64(n.rnd.IntN(MaxDesync))
 		}
+		newEpoch = true
+	}
+	if newEpoch {
+		n.safeAnnounceEpoch(m)
 	}
 	return m.Leader, m.LeaderEpoch
 }
@@ -169,6 +174,7 @@ func (n *Node) startFailover(m *Master) {
 	n.eventAt(LevelWarning, EvTryFailover, &m.Instance, "", m.failoverEpoch)
 	m.failoverStart = n.now + int64(n.rnd.IntN(MaxDesync))
 	m.failoverStateTime = n.now
+	n.safeAnnounceEpoch(m)
 }
 
 func (n *Node) abortFailover(m *Master) {

@@ -17,7 +17,8 @@ import (
 //   - counts the reachable replicas: not SDOWN, command link up and answering,
 //     reporting role:slave, and an INFO received after the master was judged
 //     down (their offsets no longer move: the master is fenced before
-//     down-after expires);
+//     down-after expires, or, when it still hears the Sentinels, unconfirmed
+//     by the epoch rule below before the promotion);
 //   - never promotes while the master is not (subjectively) down, e.g. a
 //     failover resumed after TILT next to a master that answers again;
 //   - refuses to promote (-failover-abort-no-good-slave) when fewer than
@@ -25,6 +26,10 @@ import (
 //   - promotes a replica with the highest offset among the reachable ones,
 //     never one behind it (priority only breaks ties between equal offsets;
 //     priority 0 replicas count as reachable but are never promoted).
+//
+// And it tells the master at once when it starts a failover or votes in a
+// new epoch (safeAnnounceEpoch), since a master that Sentinels can't hear
+// (a one-way failure) is not fenced by the time they promote.
 //
 // N is the directive's, else the master's INFO vigil_min_ack_replicas, else 1.
 // The directive is vigil's own: it is persisted in this sentinel's config
@@ -143,4 +148,25 @@ func (n *Node) safeSelect(m *Master, usable []*Instance) *Instance {
 		return strings.ToLower(x.runid) < strings.ToLower(y.runid)
 	})
 	return c[0]
+}
+
+// safeAnnounceEpoch: in safe mode, a Sentinel that starts a failover of m or
+// votes in a new epoch sends m's master a hello right away (instead of at
+// the next 2 s hello), carrying its new current epoch. A vigil master in
+// safe mode that sees a Sentinel's current epoch rise above the config
+// epoch naming it becomes unconfirmed (refuses writes and voids pending
+// acknowledgements) until vigil-confirm-timeout: an election for it may be
+// under way. That matters when the Sentinels can't hear the master but it
+// hears them (a one-way failure): it is then not fenced (a Sentinel majority
+// still talks to it, its replicas still ACK) while they fail it over, and a
+// replica not yet re-pointed would acknowledge writes the re-point discards
+// (found by the safe-mode simulation with one-way failures, sim_safe_test.go).
+// The leader needs a majority of votes and the master a majority of
+// Sentinels talking to it, so at least one voter's hello reaches it; the
+// hello leaves before the vote's reply, one round trip ahead of the
+// promotion.
+func (n *Node) safeAnnounceEpoch(m *Master) {
+	if m.SafeMode {
+		n.sendHello(&m.Instance)
+	}
 }

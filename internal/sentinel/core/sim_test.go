@@ -156,7 +156,8 @@ type world struct {
 	tilts      int
 
 	masterName string
-	block      map[[2]int]bool // directed-pair link failures (scenario tests)
+	block      map[[2]int]bool   // directed-pair link failures (scenario tests)
+	cut        map[[2]int]simCut // one-way link failures: {from, to} -> messages from->to lost (sim_safe_test.go)
 	record     bool
 	events     []simRec
 	onEvent    func(s *simSentinel, p Publish)
@@ -425,7 +426,7 @@ func (w *world) connectResult(l *simLink) {
 	if l.closed {
 		return
 	}
-	ok := l.target >= 0 && w.epAlive(l.target) && w.reachable(l.owner.ep, l.target)
+	ok := l.target >= 0 && w.epAlive(l.target) && w.reachable(l.owner.ep, l.target) && !w.cutConnect(l.owner.ep, l.target)
 	if ok {
 		l.up = true
 		w.deliver(l.owner, l.inc, func() { l.owner.node.Step(LinkUp{Link: l.id}) })
@@ -509,6 +510,9 @@ func (w *world) deliverCmd(l *simLink, c SendCommand) {
 		w.breakLink(l)
 		return
 	}
+	if w.cutOff(l.owner.ep, l.target) {
+		return // one-way failure: the command never arrives
+	}
 	var reply Resp
 	if l.target < len(w.sents) {
 		t := w.sents[l.target]
@@ -536,6 +540,9 @@ func (w *world) deliverCmd(l *simLink, c SendCommand) {
 		if !w.reachable(l.owner.ep, l.target) {
 			w.breakLink(l)
 			return
+		}
+		if w.cutOff(l.target, l.owner.ep) {
+			return // one-way failure: the reply never arrives
 		}
 		w.deliver(l.owner, l.inc, func() { l.owner.node.Step(Reply{Link: l.id, ID: id, Value: reply}) })
 	})
@@ -585,7 +592,7 @@ func (w *world) redisExec(r *simRedis, l *simLink, cmds [][]string) Resp {
 				sub := sub
 				msg := Message{Link: sub.id, Channel: cmd[1], Payload: cmd[2]}
 				w.at(w.latency(), func() {
-					if sub.closed {
+					if sub.closed || w.cutOff(r.ep, sub.owner.ep) {
 						return
 					}
 					w.deliver(sub.owner, sub.inc, func() { sub.owner.node.Step(msg) })
@@ -683,6 +690,15 @@ func (w *world) replicationTick() {
 		}
 		m := w.redisByAddr(r.masterAddr)
 		ok := m != nil && m.alive && !m.paused && m.master && w.reachable(r.ep, m.ep)
+		// stream: m -> r (data, offsets); ack: r -> m (REPLCONF ACK).
+		stream, ack := true, true
+		if ok && w.cut != nil {
+			stream, ack = !w.cutOff(m.ep, r.ep), !w.cutOff(r.ep, m.ep)
+			// A link that is up keeps working in the direction that still
+			// flows (a stalled direction is noticed only after
+			// repl-timeout, longer than any fault); a (re)sync needs both.
+			ok = (stream || ack) && (r.linkUp || (stream && ack))
+		}
 		if !ok {
 			if r.linkUp {
 				r.linkUp = false
@@ -697,11 +713,11 @@ func (w *world) replicationTick() {
 			} else if w.now >= r.syncAt {
 				r.linkUp, r.syncAt, r.offset = true, 0, m.offset
 			}
-		} else {
+		} else if stream {
 			r.offset = m.offset
 		}
 		if r.linkUp && w.safe != nil {
-			w.safeCopy(r, m)
+			w.safeCopy(r, m, stream, ack)
 		}
 	}
 	if w.safe != nil {
@@ -733,6 +749,7 @@ func (w *world) restartRedis(r *simRedis) {
 	r.alive = true
 	r.runid = w.newRunID()
 	r.safe.unconfirmedSince = w.now
+	r.safe.helloCur, r.safe.helloSelfSeen = nil, false // a new process has seen no hellos
 	r.linkUp = false
 	r.downSince = w.now
 	r.syncAt = 0
@@ -896,6 +913,7 @@ func (w *world) randomFaults(start, end int64) {
 func (w *world) quiesce() {
 	w.faultGen++
 	w.drop, w.maxLat = 0, 20
+	w.cut = nil
 	w.heal()
 	for _, r := range w.reds {
 		if r.paused {
@@ -980,6 +998,7 @@ type simResult struct {
 	simMS     int64
 	acked     int // safe mode: acknowledgement points recorded
 	writes    int // safe mode: write batches accepted by masters
+	epochRule int // safe mode: masters unconfirmed by a rising Sentinel epoch
 }
 
 // runSchedule runs one seeded schedule: random faults, then quiet (must
@@ -1028,6 +1047,9 @@ func runScheduleSafe(t testing.TB, seed int64, trace bool, safeN int) (simResult
 	}
 	faultEnd := faultStart + 3000 + w.rnd.Int64N(15000)
 	w.randomFaults(faultStart, faultEnd)
+	if w.safe != nil && *flagSafeSimOneWay {
+		w.randomOneWay(seed, faultStart, faultEnd)
+	}
 	w.runUntil(faultEnd + 100)
 	w.quiesce()
 	x, ok := w.waitConverged(90000, "after faults stopped")
@@ -1057,7 +1079,7 @@ func runScheduleSafe(t testing.TB, seed int64, trace bool, safeN int) (simResult
 	}
 	res := simResult{failure: w.failure, failovers: w.failovers, takeovers: w.takeovers, tilts: w.tilts, epochs: len(w.leaders), simMS: w.now}
 	if w.safe != nil {
-		res.acked, res.writes = w.safe.ackedN, w.safe.writes
+		res.acked, res.writes, res.epochRule = w.safe.ackedN, w.safe.writes, w.safe.epochTriggers
 	}
 	return res, w.log
 }
