@@ -210,6 +210,38 @@ func (p *Proc) ReadLog() string {
 // Signal sends sig to the process.
 func (p *Proc) Signal(sig syscall.Signal) error { return p.Cmd.Process.Signal(sig) }
 
+// Stop sends SIGSTOP and waits until every thread of the process is
+// stopped: the signal takes effect asynchronously, and a test that checks
+// what a stopped process no longer does must not race its last instants.
+func (p *Proc) Stop(t testing.TB) {
+	t.Helper()
+	if err := p.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	Eventually(t, 5*time.Second, "the process to stop", func() bool { return ProcStopped(p.Cmd.Process.Pid) })
+}
+
+// ProcStopped reports whether every thread of process pid is stopped
+// (state T in /proc/PID/task/TID/stat).
+func ProcStopped(pid int) bool {
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+	if err != nil || len(tasks) == 0 {
+		return false
+	}
+	for _, f := range tasks {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return false
+		}
+		// pid (comm) state ...: comm may contain spaces, the state follows the last ')'.
+		i := strings.LastIndexByte(string(b), ')')
+		if i < 0 || i+2 >= len(b) || b[i+2] != 'T' {
+			return false
+		}
+	}
+	return true
+}
+
 // Kill ends the process (SIGKILL) and waits for it.
 func (p *Proc) Kill() {
 	p.mu.Lock()

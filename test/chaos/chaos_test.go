@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -27,6 +28,7 @@ var (
 	flagScen  = flag.String("chaos.scenarios", "", "comma-separated scenario names for TestChaosTable (default all)")
 	flagModes = flag.String("chaos.modes", "redis,vigil,safe", "modes for TestChaosTable")
 	flagFor   = flag.Duration("chaos.for", 0, "TestChaosRandom: start no new run after this long (0: no limit)")
+	flagWith  = flag.String("chaos.with", "", "TestChaosRandom: run only the seeds whose draw includes this scenario (the others are skipped, so seeds keep their schedules)")
 )
 
 // Timing of the topology: Sentinel down-after and the safe-mode fence
@@ -852,6 +854,9 @@ func TestChaosRandom(t *testing.T) {
 		}
 		s := seed + uint64(k)
 		sc := pickScenarios(s)
+		if *flagWith != "" && !slices.ContainsFunc(sc, func(x scenario) bool { return x.name == *flagWith }) {
+			continue
+		}
 		t.Run(fmt.Sprintf("seed=%d", s), func(t *testing.T) {
 			checkTestProcess(t)
 			res := runOnce(t, mode, sc, s)

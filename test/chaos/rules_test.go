@@ -53,7 +53,7 @@ func TestSafeModeRules(t *testing.T) {
 	}
 	// The replica stops: the write in flight gets -NOREPLICAS after the
 	// fence timeout, then the master is fenced.
-	r.Signal(syscall.SIGSTOP)
+	r.Stop(t) // every thread stopped: no ACK can still leave it
 	t0 := time.Now()
 	v, _ := c.Do("SET", "x", "1")
 	if v.Type != '-' || !strings.HasPrefix(string(v.Str), "NOREPLICAS") {

@@ -972,14 +972,7 @@ func TestReplSafeModeEpochRise(t *testing.T) {
 	// A write waiting for its ACK (the replica stopped) when the epoch
 	// rises again: the ACK arrives once the master is unconfirmed and must
 	// not acknowledge it.
-	if err := r.p.Signal(syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	// The stop takes effect asynchronously: wait until every thread of
-	// the replica is stopped.
-	testutil.Eventually(t, 5*time.Second, "the replica stopped", func() bool {
-		return procStopped(r.p.Cmd.Process.Pid)
-	})
+	r.p.Stop(t) // returns once every thread of the replica is stopped
 	pending := make(chan resp.Value, 1)
 	wc := testutil.MustDial(t, m.p.Addr)
 	start := time.Now()
@@ -1021,23 +1014,3 @@ func TestReplSafeModeEpochRise(t *testing.T) {
 	steady("hellos naming this master with the new epoch")
 }
 
-// procStopped reports whether every thread of process pid is stopped
-// (state T in /proc/PID/task/TID/stat).
-func procStopped(pid int) bool {
-	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
-	if err != nil || len(tasks) == 0 {
-		return false
-	}
-	for _, f := range tasks {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return false
-		}
-		// pid (comm) state ...: comm may contain spaces, the state follows the last ')'.
-		i := strings.LastIndexByte(string(b), ')')
-		if i < 0 || i+2 >= len(b) || b[i+2] != 'T' {
-			return false
-		}
-	}
-	return true
-}
