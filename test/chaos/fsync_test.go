@@ -1,7 +1,6 @@
 package chaos
 
 import (
-	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -13,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vigil-kv/vigil/internal/testutil"
 )
 
 // Slow fsync: the master's disk becomes slow for a while. The fault is
@@ -117,31 +118,14 @@ func probeStrace(bin string) string {
 // fsyncDelay is one strace process attached to a server.
 type fsyncDelay struct {
 	cmd  *exec.Cmd
-	out  *lockedBuf
+	out  *testutil.SyncBuffer
 	done chan struct{}
 	once sync.Once
 }
 
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // startFsyncDelay attaches strace to pid and returns once it is attached.
 func startFsyncDelay(bin string, pid int, d time.Duration) (*fsyncDelay, error) {
-	f := &fsyncDelay{out: &lockedBuf{}, done: make(chan struct{})}
+	f := &fsyncDelay{out: &testutil.SyncBuffer{}, done: make(chan struct{})}
 	f.cmd = exec.Command(bin, "-f", "-o", "/dev/null", "-e", "trace=fsync,fdatasync",
 		"-e", fmt.Sprintf("inject=fsync,fdatasync:delay_enter=%d", d.Microseconds()), "-p", strconv.Itoa(pid))
 	f.cmd.Stderr = f.out

@@ -59,7 +59,7 @@ type drillReport struct {
 func runDrill(t *testing.T, args ...string) (drillReport, string) {
 	t.Helper()
 	cmd := exec.Command(testutil.VigilBin(t), append([]string{"drill", "--json"}, args...)...)
-	var stderr opsBuffer
+	var stderr testutil.SyncBuffer
 	cmd.Stderr = &stderr
 	start := time.Now()
 	out, err := cmd.Output()
@@ -245,7 +245,7 @@ func TestSwitchover(t *testing.T) {
 		st := opsWaitHealthy(t, dir, u, 60*time.Second)
 		acksBefore := w.count()
 		cmd := exec.Command(testutil.VigilBin(t), "switchover", "--dir", dir, "--json")
-		var stderr opsBuffer
+		var stderr testutil.SyncBuffer
 		cmd.Stderr = &stderr
 		out, err := cmd.Output()
 		var r result

@@ -17,7 +17,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -50,33 +49,15 @@ next:
 	return 0
 }
 
-// opsBuffer is a goroutine-safe output buffer.
-type opsBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *opsBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *opsBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 type opsUp struct {
 	cmd  *exec.Cmd
-	out  *opsBuffer
+	out  *testutil.SyncBuffer
 	done chan error
 }
 
 func opsStartUp(t *testing.T, args ...string) *opsUp {
 	t.Helper()
-	u := &opsUp{out: &opsBuffer{}, done: make(chan error, 1)}
+	u := &opsUp{out: &testutil.SyncBuffer{}, done: make(chan error, 1)}
 	u.cmd = exec.Command(testutil.VigilBin(t), append([]string{"up"}, args...)...)
 	u.cmd.Stdout, u.cmd.Stderr = u.out, u.out
 	u.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -1013,4 +1013,3 @@ func TestReplSafeModeEpochRise(t *testing.T) {
 	epochs.Store(3<<32 | 3) // this master promoted in epoch 3
 	steady("hellos naming this master with the new epoch")
 }
-
