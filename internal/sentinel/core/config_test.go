@@ -124,15 +124,16 @@ func TestParseConfigErrorsUseRedisTexts(t *testing.T) {
 
 func TestParseInfo(t *testing.T) {
 	txt := "# Server\r\nredis_version:7.0.0\r\nrun_id:" + idE + "\r\n\r\n# Replication\r\nrole:slave\r\nmaster_host:10.0.0.1\r\nmaster_port:6379\r\n" +
-		"master_link_status:down\r\nmaster_link_down_since_seconds:12\r\nslave_repl_offset:4242\r\nslave_priority:7\r\nreplica_announced:0\r\nmaster_repl_offset:4242\r\n"
+		"master_link_status:down\r\nmaster_link_down_since_seconds:12\r\nslave_repl_offset:4242\r\nslave_priority:7\r\nreplica_announced:0\r\nmaster_repl_offset:4242\r\n" +
+		"master_replid:" + idE + "\r\nmaster_replid2:0000000000000000000000000000000000000000\r\nsecond_repl_offset:-1\r\n"
 	inf := ParseInfo(txt)
 	want := Info{RunID: idE, Role: KindReplica, HasRole: true, MasterHost: "10.0.0.1", MasterPort: 6379, MasterLinkUp: false,
-		MasterLinkDownSince: 12, SlaveReplOffset: 4242, SlavePriority: 7, HasSlavePriority: true, ReplicaAnnounced: false, MasterReplOffset: 4242}
+		MasterLinkDownSince: 12, SlaveReplOffset: 4242, SlavePriority: 7, HasSlavePriority: true, ReplicaAnnounced: false, MasterReplOffset: 4242, MasterReplID: idE}
 	if !reflect.DeepEqual(inf, want) {
 		t.Fatalf("got %+v\nwant %+v", inf, want)
 	}
-	m := ParseInfo("role:master\nslave0:ip=10.0.0.2,port=6379,state=online,offset=10,lag=0\nslave1:10.0.0.3,6380,online\nslave2:ip=,port=1\n")
-	if m.Role != KindMaster || len(m.Replicas) != 2 || m.Replicas[1].Addr != (Addr{"10.0.0.3", 6380}) || m.Replicas[0].Offset != 10 {
+	m := ParseInfo("role:master\nmaster_replid2:" + idE + "\nslave0:ip=10.0.0.2,port=6379,state=online,offset=10,lag=0\nslave1:10.0.0.3,6380,online\nslave2:ip=,port=1\n")
+	if m.Role != KindMaster || len(m.Replicas) != 2 || m.Replicas[1].Addr != (Addr{"10.0.0.3", 6380}) || m.Replicas[0].Offset != 10 || m.MasterReplID2 != idE {
 		t.Fatalf("master info: %+v", m)
 	}
 }

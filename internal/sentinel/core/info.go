@@ -26,6 +26,8 @@ type Info struct {
 	HasSlavePriority    bool
 	ReplicaAnnounced    bool
 	MasterReplOffset    int64
+	MasterReplID        string // master_replid: the history this node is in
+	MasterReplID2       string // master_replid2: the history it continues (PSYNC2), "" if none
 	Replicas            []InfoReplica
 	VigilMinAck         int // vigil safe mode: vigil_min_ack_replicas (0 if absent)
 }
@@ -83,6 +85,10 @@ func ParseInfo(text string) Info {
 			inf.ReplicaAnnounced = atoi(v) != 0
 		case "master_repl_offset":
 			inf.MasterReplOffset, _ = strconv.ParseInt(v, 10, 64)
+		case "master_replid":
+			inf.MasterReplID = replID(v)
+		case "master_replid2":
+			inf.MasterReplID2 = replID(v)
 		case "vigil_min_ack_replicas":
 			inf.VigilMinAck = atoi(v)
 		default:
@@ -94,6 +100,15 @@ func ParseInfo(text string) Info {
 		}
 	}
 	return inf
+}
+
+// replID returns v if it is a replication ID ("" for the all-zero ID that
+// means none).
+func replID(v string) string {
+	if len(v) != RunIDSize || strings.Trim(v, "0") == "" {
+		return ""
+	}
+	return v
 }
 
 func parseSlaveLine(v string) (InfoReplica, bool) {

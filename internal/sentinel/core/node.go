@@ -649,6 +649,10 @@ func (n *Node) refreshInfo(i *Instance, text string) {
 	}
 	i.infoRefresh = n.now
 	i.vigilMinAck = inf.VigilMinAck
+	i.replID, i.replID2, i.masterOffset = inf.MasterReplID, inf.MasterReplID2, inf.MasterReplOffset
+	if i.kind == KindMaster && inf.HasRole && inf.Role == KindMaster && inf.MasterReplID != "" {
+		i.noteReplID(inf.MasterReplID)
+	}
 	if !inf.HasRole {
 		return
 	}
@@ -858,6 +862,7 @@ func (n *Node) resetMaster(m *Master, sentinelsToo, event bool) {
 	m.infoPending = false
 	m.roleReported = KindMaster
 	m.desyncAt = 0
+	m.replID, m.replID2, m.replIDs = "", "", nil
 	n.initInstance(&m.Instance)
 	if event {
 		n.eventAt(LevelWarning, EvResetMaster, &m.Instance, "", 0)

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -81,8 +82,9 @@ func (n *Node) safeSelect(m *Master, usable []*Instance) *Instance {
 		}
 		return nil
 	}
+	hist := m.historyIDs()
 	total := 0
-	var reach []*Instance
+	var reach, promoted []*Instance
 	for _, r := range m.replicas {
 		if r.gone {
 			continue
@@ -95,10 +97,17 @@ func (n *Node) safeSelect(m *Master, usable []*Instance) *Instance {
 			continue // offset not known to be final
 		}
 		if r.roleReported != KindReplica {
-			// It answers INFO as a master (e.g. an old master that came
-			// back before being converted): its replication offset is not
-			// tracked, so it can't vouch for anything.
-			continue
+			if !continuesHistory(r, hist) {
+				// It answers INFO as a master (e.g. an old master that
+				// came back before being converted): its replication
+				// offset is not in the failed master's history, so it
+				// can't vouch for anything.
+				continue
+			}
+			// Promoted by an earlier leader that died before announcing
+			// it: that leader checked it held every acknowledged write,
+			// and it may have acknowledged writes since.
+			promoted = append(promoted, r)
 		}
 		reach = append(reach, r)
 	}
@@ -114,20 +123,34 @@ func (n *Node) safeSelect(m *Master, usable []*Instance) *Instance {
 		n.eventAt(LevelWarning, "-vigil-safe-mode-refuse", &m.Instance, " reachable replicas "+strconv.Itoa(len(reach))+" < "+strconv.Itoa(need), m.failoverEpoch)
 		return nil
 	}
-	var best int64 = -1
-	for _, r := range reach {
-		if r.replOffset > best {
-			best = r.replOffset
-		}
-	}
+	// A replica promoted since the master went down is selected again
+	// (SLAVEOF NO ONE is idempotent): demoting it could drop writes it
+	// acknowledged as the new master, which replicas still following the
+	// old history can't have.
 	var c []*Instance
-	for _, r := range usable {
-		if r.replOffset >= best {
-			if m.sdown && r.infoRefresh <= m.sdownT {
-				continue
-			}
+	for _, r := range promoted {
+		if slices.Contains(usable, r) {
 			c = append(c, r)
 		}
+	}
+	if len(c) > 0 {
+		sort.SliceStable(c, func(a, b int) bool { return c[a].masterOffset > c[b].masterOffset })
+		return c[0]
+	}
+	var best int64 = -1
+	for _, r := range reach {
+		if o := r.safeOffset(); o > best {
+			best = o
+		}
+	}
+	for _, r := range usable {
+		if r.roleReported != KindReplica || r.replOffset < best {
+			continue
+		}
+		if m.sdown && r.infoRefresh <= m.sdownT {
+			continue
+		}
+		c = append(c, r)
 	}
 	if len(c) == 0 {
 		if n.now-m.safeRefusedAt < 1000 {
@@ -148,6 +171,53 @@ func (n *Node) safeSelect(m *Master, usable []*Instance) *Instance {
 		return strings.ToLower(x.runid) < strings.ToLower(y.runid)
 	})
 	return c[0]
+}
+
+// safeOffset is how far r is in the failed master's history: its
+// slave_repl_offset, or for a replica promoted since (continuesHistory) its
+// master_repl_offset, which continues the same offsets.
+func (r *Instance) safeOffset() int64 {
+	if r.roleReported == KindMaster {
+		return r.masterOffset
+	}
+	return r.replOffset
+}
+
+// historyIDs returns the replication IDs of m's history: the last ones the
+// master itself reported (it may since have restarted empty, with a new
+// one) and those its replicas, still following its address, report.
+func (m *Master) historyIDs() map[string]bool {
+	h := map[string]bool{}
+	for _, id := range m.replIDs {
+		h[id] = true
+	}
+	for _, r := range m.replicas {
+		if !r.gone && r.roleReported == KindReplica && r.replID != "" &&
+			r.slaveMasterHost == m.addr.IP && r.slaveMasterPort == m.addr.Port {
+			h[r.replID] = true
+		}
+	}
+	return h
+}
+
+// continuesHistory reports whether replica r reports role:master with the
+// failed master's history as its previous one (master_replid2, PSYNC2):
+// it was promoted out of that history, by a failover leader (which in safe
+// mode checked it held every acknowledged write) or an operator. An old
+// master that came back reports no previous history or an older one.
+func continuesHistory(r *Instance, hist map[string]bool) bool {
+	return r.roleReported == KindMaster && r.replID2 != "" && hist[r.replID2]
+}
+
+// noteReplID records a master_replid reported by master i.
+func (i *Instance) noteReplID(id string) {
+	if n := len(i.replIDs); n > 0 && i.replIDs[n-1] == id {
+		return
+	}
+	i.replIDs = append(i.replIDs, id)
+	if len(i.replIDs) > 4 {
+		i.replIDs = i.replIDs[1:]
+	}
 }
 
 // safeAnnounceEpoch: in safe mode, a Sentinel that starts a failover of m or

@@ -106,9 +106,12 @@ type simRedis struct {
 	syncAt      int64
 	priority    int
 	ignoreNoOne bool // scenario: never execute SLAVEOF NO ONE
-	subs        []*simLink
-	deferred    []func()
-	safe        simRedisSafe // safe-mode model (sim_safe_test.go)
+	// PSYNC2 history IDs: a promotion moves replid to replid2 and starts a
+	// new one; a sync adopts the master's.
+	replid, replid2 string
+	subs            []*simLink
+	deferred        []func()
+	safe            simRedisSafe // safe-mode model (sim_safe_test.go)
 }
 
 type simLink struct {
@@ -135,6 +138,7 @@ type world struct {
 	q        simQueue
 	sents    []*simSentinel
 	reds     []*simRedis
+	replIDs  int
 	addrEp   map[Addr]int
 	group    []int
 	links    map[linkKey]*simLink
@@ -161,6 +165,7 @@ type world struct {
 	record     bool
 	events     []simRec
 	onEvent    func(s *simSentinel, p Publish)
+	onNoOne    func(r *simRedis, from *simSentinel) // a data node executes SLAVEOF NO ONE
 	nodeOpts   Options
 	compat     map[int]bool // sentinels behaving like redis-sentinel (no vigil timing rules)
 	faultGen   int
@@ -234,7 +239,9 @@ func newWorldCfg(t testing.TB, seed int64, nS, nR int, discovery bool, downAfter
 		r.runid = w.newRunID()
 		if i == 0 {
 			r.master = true
+			r.replid = w.newReplID()
 		} else {
+			r.replid = w.reds[0].replid
 			r.masterAddr = w.reds0addr()
 			r.linkUp = true
 		}
@@ -275,6 +282,13 @@ func (w *world) reds0addr() Addr { return Addr{"10.0.0.1", 6379} }
 
 func (w *world) newRunID() string {
 	return fmt.Sprintf("%016x%016x%08x", w.rnd.Uint64(), w.rnd.Uint64(), w.rnd.Uint32())
+}
+
+// newReplID returns a fresh replication ID without drawing from w.rnd
+// (seeds keep their schedules).
+func (w *world) newReplID() string {
+	w.replIDs++
+	return fmt.Sprintf("%040x", uint64(w.replIDs)*0x9e3779b97f4a7c15+uint64(w.seed))
 }
 
 func (w *world) startSentinel(s *simSentinel) {
@@ -606,6 +620,10 @@ func (w *world) redisExec(r *simRedis, l *simLink, cmds [][]string) Resp {
 				}
 				if !r.master {
 					w.logf("R%d SLAVEOF NO ONE", r.ep)
+					r.replid2, r.replid = r.replid, w.newReplID()
+				}
+				if w.onNoOne != nil {
+					w.onNoOne(r, l.owner)
 				}
 				r.master = true
 				r.masterAddr = Addr{}
@@ -648,6 +666,7 @@ func (w *world) info(r *simRedis) string {
 			}
 		}
 		fmt.Fprintf(&b, "connected_slaves:%d\r\nmaster_repl_offset:%d\r\n", k, r.offset)
+		w.infoReplIDs(&b, r)
 	} else {
 		st := "down"
 		if r.linkUp {
@@ -659,8 +678,17 @@ func (w *world) info(r *simRedis) string {
 			fmt.Fprintf(&b, "master_link_down_since_seconds:%d\r\n", (w.now-r.downSince)/1000)
 		}
 		fmt.Fprintf(&b, "slave_priority:%d\r\nslave_read_only:1\r\nreplica_announced:1\r\nconnected_slaves:0\r\nmaster_repl_offset:%d\r\n", r.priority, r.offset)
+		w.infoReplIDs(&b, r)
 	}
 	return b.String()
+}
+
+func (w *world) infoReplIDs(b *strings.Builder, r *simRedis) {
+	id2 := r.replid2
+	if id2 == "" {
+		id2 = strings.Repeat("0", RunIDSize)
+	}
+	fmt.Fprintf(b, "master_replid:%s\r\nmaster_replid2:%s\r\n", r.replid, id2)
 }
 
 func (w *world) redisByAddr(a Addr) *simRedis {
@@ -712,6 +740,7 @@ func (w *world) replicationTick() {
 				r.syncAt = w.now + 200 + w.rnd.Int64N(800)
 			} else if w.now >= r.syncAt {
 				r.linkUp, r.syncAt, r.offset = true, 0, m.offset
+				r.replid, r.replid2 = m.replid, m.replid2
 			}
 		} else if stream {
 			r.offset = m.offset

@@ -113,6 +113,15 @@ type Instance struct {
 	reconfDone         bool
 	reconfSentTime     int64
 	vigilMinAck        int // master INFO vigil_min_ack_replicas (safe mode)
+
+	// replication history (safe mode, safemode.go): master_replid,
+	// master_replid2 and master_repl_offset from the last INFO.
+	replID, replID2 string
+	masterOffset    int64
+	// replIDs: for a master, the last few master_replid values it reported
+	// (newest last), so a replica that continues its history is recognised
+	// after it restarted with a new one.
+	replIDs []string
 }
 
 type link struct {

@@ -54,3 +54,66 @@ func TestRuleTakeoverAfterPromotionKeepsPromotedReplica(t *testing.T) {
 		}
 	}
 }
+
+// Safe mode (chaos seed 20120, docs/reliability.md "Randomized runs"): the
+// leader sends SLAVEOF NO ONE and dies before any hello carries the
+// promotion. The promoted replica now reports role:master; the next leaders
+// must count it (its master_replid2 is the failed master's history) and
+// promote it again, not refuse forever for want of reachable replicas.
+func TestRuleSafeTakeoverAfterPromotion(t *testing.T) {
+	for _, seed := range []int64{61, 62, 63, 64, 65, 66} {
+		w := newWorldCfg(t, seed, 3, 3, false, 2000, 4000, 1, Options{})
+		w.record = true
+		w.enableSafe(1)
+		w.trace = true
+		fail := func(format string, a ...any) {
+			for _, l := range w.log {
+				t.Log(l)
+			}
+			t.Fatalf(format, a...)
+		}
+		killed := false
+		w.onNoOne = func(r *simRedis, s *simSentinel) {
+			if s != nil && !killed {
+				killed = true
+				// The leader dies before the promoted replica's INFO
+				// reply (pipelined behind SLAVEOF NO ONE) reaches it.
+				w.crashSentinel(s)
+			}
+		}
+		w.runUntil(3000)
+		old := w.reds[0]
+		w.crashRedis(old)
+		w.runUntil(12000)
+		if !killed {
+			fail("seed %d: no failover started", seed)
+		}
+		var promoted *simRedis
+		for _, r := range w.reds[1:] {
+			if r.master {
+				promoted = r
+			}
+		}
+		if promoted == nil {
+			fail("seed %d: the dead leader's SLAVEOF NO ONE did not arrive", seed)
+		}
+		w.restartRedis(old)
+		x, ok := w.waitConverged(60000, "after the leader died mid-promotion")
+		if !ok {
+			fail("seed %d: %s", seed, w.failure)
+		}
+		if x != promoted.addr {
+			fail("seed %d: converged on %v, but the dead leader had promoted %v", seed, x, promoted.addr)
+		}
+		w.runUntil(w.now + 10000)
+		if x, ok = w.waitConverged(30000, "after writes"); ok {
+			w.checkAcked(x)
+		}
+		if w.failure != "" {
+			fail("seed %d: %s", seed, w.failure)
+		}
+		if w.safe.ackedN == 0 {
+			fail("seed %d: no write acknowledged", seed)
+		}
+	}
+}
