@@ -15,6 +15,12 @@
 #   4. Foreground SAVE time (median of REPEAT SAVEs).
 #      Also its CPU time (user + system of the server process, from
 #      /proc: steadier than wall time on a shared machine).
+#      Before the baseline, both servers get MEMORY PURGE (GC_RESET=yes,
+#      the default): for vigil it runs a Go GC cycle, so a cycle owed to
+#      building the dataset doesn't land in one run or the other by
+#      chance; vigil runs with GODEBUG=gctrace=1 and the table reports the
+#      GC cycles that started during each run (a cycle marks the whole
+#      heap: ~0.15 s of CPU for 1M keys, on the server's one CPU).
 #   5. Restart on the saved dump.rdb: time until PING answers PONG (load),
 #      median of REPEAT restarts (both answer -LOADING meanwhile), and the
 #      RSS once loaded (the dataset without the garbage of building it).
@@ -37,6 +43,7 @@ CLIENTS=${CLIENTS:-50}
 REPEAT=${REPEAT:-3}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
+GC_RESET=${GC_RESET:-yes}
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
@@ -65,13 +72,14 @@ rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 private_kb() { # private (copy-on-write) memory of a process, kB
 	awk '/^Private_(Clean|Dirty):/ {s += $2} END {print s+0}' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0
 }
+gc_count() { grep -cE '^gc [0-9]+ @' "$work/$1/log" 2>/dev/null || true; } # Go GC cycles so far (vigil)
 info_field() { redis-cli -p "$1" INFO persistence | tr -d '\r' | awk -F: -v k="$2" '$1 == k {print $2}'; }
 
 server_pid=
 start() { # name port -> sets server_pid
 	local name=$1 port=$2
 	local bin=(redis-server)
-	[[ $name == vigil ]] && bin=("$VIGIL_BIN" server)
+	[[ $name == vigil ]] && bin=(env GODEBUG=gctrace=1 "$VIGIL_BIN" server)
 	mkdir -p "$work/$name"
 	taskset -c "$SERVER_CPU" "${bin[@]}" --port "$port" --bind 127.0.0.1 --save "" --appendonly no \
 		--daemonize no --dir "$work/$name" --logfile "" --enable-debug-command yes >>"$work/$name/log" 2>&1 &
@@ -121,9 +129,12 @@ with open(sys.argv[3], "w") as out:
 	else
 		redis-cli -p "$port" DEBUG POPULATE "$KEYS" >/dev/null
 	fi
+	[[ $GC_RESET == yes ]] && redis-cli -p "$port" MEMORY PURGE >/dev/null
 	# Warm-up + baseline (also creates the benchmark's own keys, so the
 	# loaded run overwrites existing keys: the copy-on-write case).
+	local gc0; gc0=$(gc_count "$name")
 	R[$name.base]=$(bench_p99 "$port" "$REQUESTS")
+	R[$name.gc_base]=$(( $(gc_count "$name") - gc0 ))
 
 	local base_rss; base_rss=$(rss_kb "$server_pid")
 	local peak=0 first_ms=0 saves=0 stop=$work/$name.stop
@@ -151,8 +162,10 @@ with open(sys.argv[3], "w") as out:
 		done
 	) >"$work/$name.mem" &
 	local sampler=$!
+	gc0=$(gc_count "$name")
 	R[$name.load]=$(bench_p99 "$port" "$SAVE_REQUESTS")
 	wait "$saver" 2>/dev/null || true
+	R[$name.gc_load]=$(( $(gc_count "$name") - gc0 ))
 	touch "$stop"
 	wait "$sampler" 2>/dev/null || true
 	peak=$(sort -n "$work/$name.mem" | tail -1)
@@ -218,6 +231,7 @@ cat <<EOF
 | SET p99 ms, BGSAVE running | ${rl[1]} | ${vl[1]} | $(ratio "${rl[1]}" "${vl[1]}") |
 | GET p99 ms, no save | ${rb[3]} | ${vb[3]} | $(ratio "${rb[3]}" "${vb[3]}") |
 | GET p99 ms, BGSAVE running | ${rl[3]} | ${vl[3]} | $(ratio "${rl[3]}" "${vl[3]}") |
+| vigil GC cycles during the run, no save / saving | | ${R[vigil.gc_base]} / ${R[vigil.gc_load]} | |
 | SET rps, no save / saving | ${rb[0]} / ${rl[0]} | ${vb[0]} / ${vl[0]} | |
 | GET rps, no save / saving | ${rb[2]} / ${rl[2]} | ${vb[2]} / ${vl[2]} | |
 | SAVE time (ms) | ${R[redis.save_ms]} | ${R[vigil.save_ms]} | $(ratio "${R[redis.save_ms]}" "${R[vigil.save_ms]}") |

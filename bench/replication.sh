@@ -20,6 +20,19 @@
 #              all are up, and the master's log tells how many snapshots
 #              it took ("snapshots" column)
 #   KINDS      "redis vigil" (default)
+#   REPLICA_NICE  run the replicas under nice -n N (default 0). Master,
+#              replicas and redis-benchmark share this machine's CPUs; a
+#              replica loading 2M keys takes a whole CPU, which on 2 vCPUs
+#              is the benchmark's or the master's. REPLICA_NICE=19 models a
+#              replica on another host (it gets the CPU time the master
+#              and the benchmark leave), for both kinds alike.
+#   GC_RESET   MEMORY PURGE on the master after populating (default yes):
+#              for vigil it runs a Go GC cycle, so a cycle owed to
+#              building the dataset doesn't fall in the baseline or the
+#              sync by chance. vigil masters run with GODEBUG=gctrace=1;
+#              the "GC" column counts the cycles that started during the
+#              sync.
+#   BASE_RUNS  benchmark runs for the baseline p99 (default 3, median)
 #   VIGIL_BIN  vigil binary (default: go build ./cmd/vigil)
 set -euo pipefail
 
@@ -31,6 +44,9 @@ DISKLESS=${DISKLESS:-yes}
 DELAY=${DELAY:-0}
 REPLICAS=${REPLICAS:-1}
 KINDS=${KINDS:-redis vigil}
+REPLICA_NICE=${REPLICA_NICE:-0}
+GC_RESET=${GC_RESET:-yes}
+BASE_RUNS=${BASE_RUNS:-3}
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
@@ -52,14 +68,14 @@ fi
 
 freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-start() { # kind port dir extra...
+start() { # kind port dir extra...   (NICE=n in the environment: run under nice)
 	local kind=$1 port=$2 dir=$3; shift 3
 	mkdir -p "$dir"
 	local bin=(redis-server)
-	[ "$kind" = vigil ] && bin=("$VIGIL_BIN" server)
-	"${bin[@]}" --port "$port" --bind 127.0.0.1 --dir "$dir" --daemonize no --logfile "$dir/log" \
+	[ "$kind" = vigil ] && bin=(env GODEBUG=gctrace=1 "$VIGIL_BIN" server)
+	nice -n "${NICE:-0}" "${bin[@]}" --port "$port" --bind 127.0.0.1 --dir "$dir" --daemonize no --logfile "$dir/log" \
 		--save "" --appendonly no --enable-debug-command yes --repl-diskless-sync "$DISKLESS" \
-		--repl-diskless-sync-delay "$DELAY" "$@" >/dev/null 2>&1 &
+		--repl-diskless-sync-delay "$DELAY" "$@" >"$dir/stderr" 2>&1 &
 	pids+=($!)
 	for _ in $(seq 1 200); do
 		redis-cli -p "$port" ping >/dev/null 2>&1 && return 0
@@ -93,13 +109,17 @@ for kind in $KINDS; do
 	t0=$(date +%s.%N)
 	redis-cli -p "$mp" debug populate "$KEYS" key "$VALUE" >/dev/null
 	fill=$(python3 -c "import time; print(f'{time.time()-$t0:.1f}')")
-	base=$(p99 "$mp")
+	[ "$GC_RESET" = yes ] && redis-cli -p "$mp" memory purge >/dev/null
+	bs=()
+	for _ in $(seq 1 "$BASE_RUNS"); do bs+=("$(p99 "$mp")"); done
+	base=$(printf '%s\n' "${bs[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
 	rps=()
 	for i in $(seq 1 "$REPLICAS"); do
 		rp=$(freeport)
-		start "$kind" "$rp" "$work/$kind-r$i"
+		NICE=$REPLICA_NICE start "$kind" "$rp" "$work/$kind-r$i"
 		rps+=("$rp")
 	done
+	gc0=$(grep -cE '^gc [0-9]+ @' "$work/$kind-m/stderr" || true)
 	log=$work/$kind-chunks
 	: >"$log"
 	bench_loop "$mp" "$log" 2>/dev/null &
@@ -114,6 +134,8 @@ for kind in $KINDS; do
 		done
 	done
 	te=$(date +%s.%N)
+	gcs=$(( $(grep -cE '^gc [0-9]+ @' "$work/$kind-m/stderr" || true) - gc0 ))
+	[ "$kind" = vigil ] || gcs=-
 	snaps=$(grep -c "Starting BGSAVE for SYNC" "$work/$kind-m/log" || true)
 	# Let the chunk running at link-up finish, then stop the loop.
 	n=$(wc -l <"$log")
@@ -140,7 +162,7 @@ PY
 		done
 		[ "$(redis-cli -p "$rp" dbsize)" = "$(redis-cli -p "$mp" dbsize)" ] || same=no
 	done
-	results+=("$kind $KEYS $fill $stats $base $same $snaps")
+	results+=("$kind $KEYS $fill $stats $base $same $snaps $gcs")
 	for _ in $(seq 0 "$REPLICAS"); do
 		kill "${pids[-1]}" 2>/dev/null || true
 		wait "${pids[-1]}" 2>/dev/null || true
@@ -148,9 +170,10 @@ PY
 	done
 done
 
-echo "| server | keys | populate s | sync s (REPLICAOF → link up) | p99 ms during sync (median) | p99 ms during sync (max) | benchmark runs during sync | p99 ms before | dbsize equal | snapshots |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|"
+echo "replicas at nice $REPLICA_NICE; baseline: median of $BASE_RUNS runs; GC_RESET=$GC_RESET" >&2
+echo "| server | keys | populate s | sync s (REPLICAOF → link up) | p99 ms during sync (median) | p99 ms during sync (max) | benchmark runs during sync | p99 ms before | dbsize equal | snapshots | master GC cycles during sync |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|"
 for r in "${results[@]}"; do
 	set -- $r
-	echo "| $1 | $2 | $3 | $4 | $5 | $6 | $7 | $8 | $9 | ${10} |"
+	echo "| $1 | $2 | $3 | $4 | $5 | $6 | $7 | $8 | $9 | ${10} | ${11} |"
 done

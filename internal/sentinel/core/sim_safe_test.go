@@ -87,6 +87,15 @@ import (
 //     master restarted; nobody else knew of the promotion, the old master
 //     confirmed itself and its replicas, not yet re-pointed, acknowledged
 //     its writes.
+//   - chaos seed 20120 (real processes, test/chaos): the leader sent
+//     SLAVEOF NO ONE and died before any hello announced the promotion;
+//     the next safe-mode leaders did not count the promoted replica (it
+//     reports role:master) and refused forever. The data nodes here had no
+//     replication IDs, so no schedule could tell that replica from an old
+//     master that came back. Fix: they carry PSYNC2 IDs (replid, replid2),
+//     and a replica reporting role:master whose master_replid2 is the
+//     failed master's history counts and is selected again
+//     (core/safemode.go, continuesHistory; TestRuleSafeTakeoverAfterPromotion).
 //   - seed 104073 (liveness, not investigated further): no convergence; a
 //     Sentinel with a stale configuration converted the master of epoch 1
 //     into a replica while every other node reported role:master, and the
