@@ -1,6 +1,7 @@
 package keyspace
 
 import (
+	"iter"
 	"sync"
 	"time"
 )
@@ -54,12 +55,60 @@ type SnapEntry struct {
 	Expire int64
 }
 
+// SnapList is one database's captured entries, in segments of at most
+// snapSegment entries (256 KB), allocated as the capture goes. One list
+// sized for the whole database (21 MB at 1.3M keys) was one allocation that
+// Go zeroes without yielding (it holds pointers): 2-15 ms during which a
+// server with one P (pinned to a CPU) served nobody, measured right at the
+// start of every BGSAVE and full sync. A segment costs ~50 µs.
+type SnapList struct {
+	segs [][]SnapEntry
+	n    int
+}
+
+// snapSegment is the largest segment; the first ones are smaller (64
+// entries, doubling), so small databases stay small.
+const snapSegment = 16384
+
+func (l *SnapList) add(se SnapEntry) {
+	k := len(l.segs) - 1
+	if k < 0 || len(l.segs[k]) == cap(l.segs[k]) {
+		c := 64
+		if k >= 0 {
+			c = min(2*cap(l.segs[k]), snapSegment)
+		}
+		l.segs = append(l.segs, make([]SnapEntry, 0, c))
+		k++
+	}
+	l.segs[k] = append(l.segs[k], se)
+	l.n++
+}
+
+// Len is the number of captured entries.
+func (l SnapList) Len() int { return l.n }
+
+// Segments returns the entries in consecutive segments (read only).
+func (l SnapList) Segments() [][]SnapEntry { return l.segs }
+
+// All iterates over the entries.
+func (l SnapList) All() iter.Seq[SnapEntry] {
+	return func(yield func(SnapEntry) bool) {
+		for _, seg := range l.segs {
+			for _, se := range seg {
+				if !yield(se) {
+					return
+				}
+			}
+		}
+	}
+}
+
 // Snapshot is a consistent, immutable view of the keyspace.
 type Snapshot struct {
 	ks  *Keyspace
 	gen uint8
 	now int64 // keys expired at this time are left out
-	dbs [][]SnapEntry
+	dbs []SnapList
 	// walk position: database, table (0/1) and bucket; walkPaused: the
 	// database's rehashing is paused by this walk
 	walkDB     int
@@ -74,6 +123,13 @@ type Snapshot struct {
 // captureChunk bounds one lock hold of the walk; between chunks the walker
 // sleeps about as long as the chunk took, so clients get at least half of
 // the time while a large keyspace is captured.
+//
+// The walk costs ~100 ns an entry (BenchmarkSnapshotWalk: each Entry is a
+// cache and TLB miss somewhere in the heap). Tried in session 4 and not
+// kept, because client p99 during a BGSAVE of 1M keys did not move
+// (docs/performance.md, "Persistence"): 100 µs chunks at a quarter of the
+// lock's time, and a walk step of 32 entries after every client batch (as
+// Redis rehashes a step per command).
 const (
 	captureChunkEntries = 16384
 	captureChunkTime    = 250 * time.Microsecond
@@ -90,7 +146,7 @@ func (ks *Keyspace) BeginSnapshot() *Snapshot {
 	if ks.gen == 0 { // 0 is the stamp of entries made outside stampNew
 		ks.gen = 1
 	}
-	s := &Snapshot{ks: ks, gen: ks.gen, now: ks.Now(), dbs: make([][]SnapEntry, len(ks.DBs)), walking: true}
+	s := &Snapshot{ks: ks, gen: ks.gen, now: ks.Now(), dbs: make([]SnapList, len(ks.DBs)), walking: true}
 	for _, db := range ks.DBs {
 		s.estimate += db.dict.Len()
 	}
@@ -102,38 +158,13 @@ func (ks *Keyspace) BeginSnapshot() *Snapshot {
 // Lists returns the captured entries per database id, finishing the capture
 // first: called without the lock, it takes the keyspace's Locker for one
 // short chunk at a time. (Without a Locker it assumes single-threaded use.)
-func (s *Snapshot) Lists() [][]SnapEntry {
+func (s *Snapshot) Lists() []SnapList {
 	ks := s.ks
 	lk := ks.Locker
 	if lk == nil {
 		lk = noLock{}
 	}
 	lk.Lock()
-	walking := s.walking
-	lk.Unlock()
-	if !walking {
-		return s.dbs
-	}
-	// Size the lists outside the lock; entries captured by hooks meanwhile
-	// are copied over below.
-	pre := make([][]SnapEntry, len(s.dbs))
-	lk.Lock()
-	sizes := make([]int, len(ks.DBs))
-	for i, db := range ks.DBs {
-		sizes[i] = db.dict.Len()
-	}
-	lk.Unlock()
-	for i := range pre {
-		if sizes[i] > 0 {
-			pre[i] = make([]SnapEntry, 0, sizes[i]+sizes[i]/16+16)
-		}
-	}
-	lk.Lock()
-	for i := range pre {
-		if s.walking && pre[i] != nil && len(s.dbs[i]) <= cap(pre[i]) {
-			s.dbs[i] = append(pre[i], s.dbs[i]...)
-		}
-	}
 	for s.walking {
 		t0 := time.Now()
 		s.walkStep(captureChunkEntries, captureChunkTime)
@@ -217,7 +248,7 @@ func (s *Snapshot) walkStep(maxEntries int, budget time.Duration) {
 // list and freezes it.
 func (s *Snapshot) take(id int, e *Entry) {
 	if e.expire == 0 || e.expire > s.now {
-		s.dbs[id] = append(s.dbs[id], SnapEntry{E: e, Expire: e.expire})
+		s.dbs[id].add(SnapEntry{E: e, Expire: e.expire})
 	}
 	e.gen = s.gen
 	e.LRU |= flagFrozen
@@ -272,7 +303,7 @@ func (s *Snapshot) Keys() int {
 	}
 	n := 0
 	for _, l := range s.dbs {
-		n += len(l)
+		n += l.Len()
 	}
 	return n
 }

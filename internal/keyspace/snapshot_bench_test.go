@@ -22,12 +22,11 @@ func BenchmarkSnapshotWalk(b *testing.B) {
 	for i := 0; i < b.N; i += keys {
 		b.StopTimer()
 		s := ks.BeginSnapshot()
-		s.dbs[0] = make([]SnapEntry, 0, keys+keys/16)
 		b.StartTimer()
 		s.walkAll()
 		b.StopTimer()
-		if len(s.dbs[0]) != keys {
-			b.Fatalf("captured %d keys, want %d", len(s.dbs[0]), keys)
+		if s.dbs[0].Len() != keys {
+			b.Fatalf("captured %d keys, want %d", s.dbs[0].Len(), keys)
 		}
 		s.Release()
 		b.StartTimer()

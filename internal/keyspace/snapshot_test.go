@@ -49,7 +49,7 @@ func TestSnapshotIsPointInTime(t *testing.T) {
 	if snap.Keys() != 100 {
 		t.Fatalf("snapshot has %d keys", snap.Keys())
 	}
-	for _, se := range snap.Lists()[0] {
+	for se := range snap.Lists()[0].All() {
 		var i int
 		fmt.Sscanf(se.E.Key(), "k%d", &i)
 		if got, want := string(se.E.Str), fmt.Sprintf("v%d", i); got != want {
@@ -148,7 +148,7 @@ func checkSnapshot(t *testing.T, seed uint64, snap *Snapshot, want []map[string]
 	lists := snap.Lists()
 	for i, m := range want {
 		got := map[string]modelVal{}
-		for _, se := range lists[i] {
+		for se := range lists[i].All() {
 			if _, dup := got[se.E.key]; dup {
 				t.Fatalf("seed %d: db %d key %q captured twice", seed, i, se.E.key)
 			}
@@ -307,8 +307,8 @@ func TestSnapshotCaptureConcurrentWriter(t *testing.T) {
 	lists := snap.Lists()
 	close(stop)
 	<-done
-	if len(lists[0]) != 200000 {
-		t.Fatalf("captured %d keys, want 200000", len(lists[0]))
+	if lists[0].Len() != 200000 {
+		t.Fatalf("captured %d keys, want 200000", lists[0].Len())
 	}
 	checkSnapshot(t, 0, snap, want)
 	mu.Lock()

@@ -350,11 +350,11 @@ func writeCommandBase(path string, snap *keyspace.Snapshot) (int64, error) {
 	var n int64
 	var buf []byte
 	for dbID, list := range snap.Lists() {
-		if len(list) == 0 {
+		if list.Len() == 0 {
 			continue
 		}
 		buf = resp.AppendCommand(buf[:0], "SELECT", strconv.Itoa(dbID))
-		for _, se := range list {
+		for se := range list.All() {
 			v, err := ToRDBValue(se.E)
 			if err != nil {
 				f.Close()

@@ -45,24 +45,26 @@ func WriteSnapshot(w io.Writer, snap *keyspace.Snapshot, opt WriteOptions) (int6
 }
 
 // writeLists encodes the captured entries and the RDB trailer.
-func writeLists(enc *rdb.Encoder, lists [][]keyspace.SnapEntry) (int64, error) {
+func writeLists(enc *rdb.Encoder, lists []keyspace.SnapList) (int64, error) {
 	var sc encodeScratch
 	for dbID, list := range lists {
-		if len(list) == 0 {
+		if list.Len() == 0 {
 			continue
 		}
 		expires := 0
-		for _, se := range list {
+		for se := range list.All() {
 			if se.Expire != 0 {
 				expires++
 			}
 		}
-		if err := beginDB(enc, dbID, len(list), expires); err != nil {
+		if err := beginDB(enc, dbID, list.Len(), expires); err != nil {
 			return 0, err
 		}
-		for i := 0; i < len(list); i += prefetchBatch {
-			if err := sc.encodeBatch(enc, dbID, list[i:min(i+prefetchBatch, len(list))]); err != nil {
-				return 0, err
+		for _, seg := range list.Segments() {
+			for i := 0; i < len(seg); i += prefetchBatch {
+				if err := sc.encodeBatch(enc, dbID, seg[i:min(i+prefetchBatch, len(seg))]); err != nil {
+					return 0, err
+				}
 			}
 		}
 	}

@@ -103,15 +103,13 @@ func (lp *listpackBuilder) append(e []byte) {
 			u := uint64(v) & 0x1fff
 			b = append(b, 0xC0|byte(u>>8), byte(u))
 		case v >= math.MinInt16 && v <= math.MaxInt16:
-			b = append(b, 0xF1, byte(v), byte(v>>8))
+			b = appendTaggedInt(b, 0xF1, v, 2)
 		case v >= -(1<<23) && v < 1<<23:
-			b = append(b, 0xF2, byte(v), byte(v>>8), byte(v>>16))
+			b = appendTaggedInt(b, 0xF2, v, 3)
 		case v >= math.MinInt32 && v <= math.MaxInt32:
-			b = append(b, 0xF3)
-			b = binary.LittleEndian.AppendUint32(b, uint32(v))
+			b = appendTaggedInt(b, 0xF3, v, 4)
 		default:
-			b = append(b, 0xF4)
-			b = binary.LittleEndian.AppendUint64(b, uint64(v))
+			b = appendTaggedInt(b, 0xF4, v, 8)
 		}
 	} else {
 		n := len(e)
@@ -169,11 +167,27 @@ func backlenSize(l int) int {
 	return 5
 }
 
+// appendTaggedInt appends an encoding tag and the low n bytes of v, little
+// endian: the integer entries of listpacks and ziplists.
+func appendTaggedInt(b []byte, tag byte, v int64, n int) []byte {
+	b = append(b, tag)
+	for i := 0; i < n; i++ {
+		b = append(b, byte(v>>(8*i)))
+	}
+	return b
+}
+
 // ListpackDecode returns the elements of a listpack; integers are returned
 // in decimal form. The whole structure is validated.
 func ListpackDecode(b []byte) ([][]byte, error) {
+	return collectElems(b, listpackEach)
+}
+
+// collectElems returns the elements each (listpackEach or ziplistEach)
+// yields, copying the scratch-buffer ones.
+func collectElems(b []byte, each func([]byte, func(e []byte, tmp bool) error) error) ([][]byte, error) {
 	var out [][]byte
-	err := listpackEach(b, func(e []byte, tmp bool) error {
+	err := each(b, func(e []byte, tmp bool) error {
 		if tmp {
 			e = slices.Clone(e)
 		}
@@ -444,17 +458,15 @@ func ZiplistEncode(elems [][]byte) []byte {
 			case v >= 0 && v <= 12:
 				b = append(b, 0xF1+byte(v))
 			case v >= math.MinInt8 && v <= math.MaxInt8:
-				b = append(b, 0xFE, byte(v))
+				b = appendTaggedInt(b, 0xFE, v, 1)
 			case v >= math.MinInt16 && v <= math.MaxInt16:
-				b = append(b, 0xC0, byte(v), byte(v>>8))
+				b = appendTaggedInt(b, 0xC0, v, 2)
 			case v >= -(1<<23) && v < 1<<23:
-				b = append(b, 0xF0, byte(v), byte(v>>8), byte(v>>16))
+				b = appendTaggedInt(b, 0xF0, v, 3)
 			case v >= math.MinInt32 && v <= math.MaxInt32:
-				b = append(b, 0xD0)
-				b = binary.LittleEndian.AppendUint32(b, uint32(v))
+				b = appendTaggedInt(b, 0xD0, v, 4)
 			default:
-				b = append(b, 0xE0)
-				b = binary.LittleEndian.AppendUint64(b, uint64(v))
+				b = appendTaggedInt(b, 0xE0, v, 8)
 			}
 		} else {
 			n := len(e)
@@ -484,15 +496,7 @@ func ZiplistEncode(elems [][]byte) []byte {
 
 // ZiplistDecode returns the elements of a ziplist (integers in decimal).
 func ZiplistDecode(b []byte) ([][]byte, error) {
-	var out [][]byte
-	err := ziplistEach(b, func(e []byte, tmp bool) error {
-		if tmp {
-			e = slices.Clone(e)
-		}
-		out = append(out, e)
-		return nil
-	})
-	return out, err
+	return collectElems(b, ziplistEach)
 }
 
 // ziplistEach validates b and calls fn for each element, like listpackEach.
