@@ -131,6 +131,7 @@ func (st *State) BgSave(reason string) error {
 	opt := st.writeOptions()
 	path := st.Path()
 	s.Log.Info("Background saving started by pid " + strconv.Itoa(osPid()))
+	StartSnapshotTrace()
 	done := st.bgDone
 	go func() {
 		_, err := SaveFile(path, snap, opt)

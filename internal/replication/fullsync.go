@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"runtime/trace"
 	"strconv"
 	"sync"
 	"time"
@@ -247,7 +246,7 @@ func (st *State) startJob(j *syncJob, diskless bool) {
 	}
 	opt.Aux = [][2]string{{"repl-stream-db", strconv.Itoa(streamDB)}, {"repl-id", j.id}, {"repl-offset", strconv.FormatInt(j.off, 10)}}
 	timeout := time.Duration(s.Cfg.Int("repl-timeout")) * time.Second
-	startSyncTrace()
+	persist.StartSnapshotTrace()
 	if diskless {
 		st.disklessBusy = true
 		s.Log.Info("Starting BGSAVE for SYNC with target: replicas sockets")
@@ -609,32 +608,3 @@ func (st *State) jobsCron() {
 	}
 }
 
-// VIGIL_SYNC_TRACE=path records a runtime/trace from the start of the first
-// full sync for VIGIL_SYNC_TRACE_FOR (default 5s), for latency work on the
-// master during a sync: go tool trace path.
-var syncTrace sync.Once
-
-func startSyncTrace() {
-	path := os.Getenv("VIGIL_SYNC_TRACE")
-	if path == "" {
-		return
-	}
-	syncTrace.Do(func() {
-		f, err := os.Create(path)
-		if err != nil {
-			return
-		}
-		if trace.Start(f) != nil {
-			f.Close()
-			return
-		}
-		d := 5 * time.Second
-		if v, err := time.ParseDuration(os.Getenv("VIGIL_SYNC_TRACE_FOR")); err == nil {
-			d = v
-		}
-		time.AfterFunc(d, func() {
-			trace.Stop()
-			f.Close()
-		})
-	})
-}
