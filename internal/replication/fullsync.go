@@ -607,4 +607,3 @@ func (st *State) jobsCron() {
 		st.closeForLimit(j)
 	}
 }
-
