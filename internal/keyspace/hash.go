@@ -150,20 +150,6 @@ func lpParseInt(b []byte) (int64, bool) {
 	return rdb.ParseCanonicalInt(b)
 }
 
-func lpBacklenSize(l int) int {
-	switch {
-	case l < 128:
-		return 1
-	case l < 16384:
-		return 2
-	case l < 2097152:
-		return 3
-	case l < 268435456:
-		return 4
-	}
-	return 5
-}
-
 // lpElem is an element to be written: a string, or an integer when isInt.
 type lpElem struct {
 	s     []byte
@@ -206,7 +192,7 @@ func (e *lpElem) encLen() int {
 // size is the entry's size in the listpack, back length included.
 func (e *lpElem) size() int {
 	l := e.encLen()
-	return l + lpBacklenSize(l)
+	return l + rdb.BacklenSize(l)
 }
 
 // put writes the entry at the start of b (which has room for e.size()
@@ -307,7 +293,7 @@ func lpAt(lp []byte, off int) (s []byte, iv int64, isInt bool, next int) {
 	}
 	l := hdr + dlen
 	start := off + hdr
-	return lp[start : start+dlen : start+dlen], 0, false, off + l + lpBacklenSize(l)
+	return lp[start : start+dlen : start+dlen], 0, false, off + l + rdb.BacklenSize(l)
 }
 
 // lpSkip returns the offset of the entry after the one at off.

@@ -153,7 +153,9 @@ func (lp *listpackBuilder) finish() []byte {
 	return b
 }
 
-func backlenSize(l int) int {
+// BacklenSize is the size of a listpack element's backlen field for an
+// element of l bytes (encoding and data).
+func BacklenSize(l int) int {
 	switch {
 	case l < 128:
 		return 1
@@ -274,7 +276,7 @@ func listpackEach(b []byte, fn func(e []byte, tmp bool) error) error {
 		if entLen > end-p {
 			return errPacked
 		}
-		bl := backlenSize(entLen)
+		bl := BacklenSize(entLen)
 		if bl > end-p-entLen {
 			return errPacked
 		}
@@ -393,7 +395,7 @@ func listpackHashFields(b []byte, fields [][]byte, num *[]byte) ([][]byte, int, 
 			}
 			p = q + 1
 		} else {
-			bl := backlenSize(entLen)
+			bl := BacklenSize(entLen)
 			if bl > end-q {
 				return fields, 0, errPacked
 			}

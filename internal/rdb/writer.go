@@ -206,6 +206,12 @@ func (e *Encoder) Entry(ent *Entry) error {
 // StringEntry writes a string key of database db, like Entry with a
 // string Value and no LRU/LFU metadata, without building a Value.
 func (e *Encoder) StringEntry(db int, key, val []byte, expireMs int64) error {
+	return e.blobEntry(db, TypeString, key, val, expireMs)
+}
+
+// blobEntry writes a key whose value is one string in the file (a string,
+// or an already encoded listpack), with its expiry, selecting db first.
+func (e *Encoder) blobEntry(db int, t Type, key, val []byte, expireMs int64) error {
 	if e.err != nil {
 		return e.err
 	}
@@ -219,7 +225,7 @@ func (e *Encoder) StringEntry(db int, key, val []byte, expireMs int64) error {
 		b = append(b, opExpireTimeMs)
 		b = binary.LittleEndian.AppendUint64(b, uint64(expireMs))
 	}
-	b = append(b, byte(TypeString))
+	b = append(b, byte(t))
 	b = appendString(b, key, e.opt.Compress)
 	e.buf = appendString(b, val, e.opt.Compress)
 	if len(e.buf) < chunkSize {
@@ -243,23 +249,7 @@ func (e *Encoder) HashListpackEntry(db int, key, lp []byte, pairs int, expireMs 
 	if pairs > e.th.HashMaxListpackEntries {
 		return false, nil
 	}
-	if db != e.db {
-		if err := e.SelectDB(db); err != nil {
-			return false, err
-		}
-	}
-	b := e.buf
-	if expireMs != 0 {
-		b = append(b, opExpireTimeMs)
-		b = binary.LittleEndian.AppendUint64(b, uint64(expireMs))
-	}
-	b = append(b, byte(TypeHashListpack))
-	b = appendString(b, key, e.opt.Compress)
-	e.buf = appendString(b, lp, e.opt.Compress)
-	if len(e.buf) < chunkSize {
-		return true, nil
-	}
-	return true, e.flush(false)
+	return true, e.blobEntry(db, TypeHashListpack, key, lp, expireMs)
 }
 
 // Finish writes the EOF opcode and the checksum and flushes.
