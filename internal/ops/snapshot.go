@@ -322,6 +322,14 @@ func (s *Snapshot) derive() {
 		if ss.Reachable && ss.Error == "" && ss.Master != "" && !ss.CKQuorumOK {
 			p("Sentinel %s CKQUORUM: %s", ss.Name, ss.CKQuorum)
 		}
+		// Sentinels find each other through hello messages on the
+		// master's and replicas' __sentinel__:hello channel. One that
+		// knows fewer peers than answer here is cut off from them (a
+		// firewall on the Sentinel port, a copied myid) or has only
+		// just started: it cannot take part in an election.
+		if ss.Reachable && ss.Error == "" && ss.Master != "" && ss.OtherSentinels < int64(s.Reachable-1) {
+			p("Sentinel %s knows %d other Sentinels, %d others answer here", ss.Name, ss.OtherSentinels, s.Reachable-1)
+		}
 	}
 	if len(s.Sentinels) > 0 && s.Reachable == 0 {
 		p("no Sentinel answered")

@@ -149,3 +149,29 @@ func TestStatusNothingAnswers(t *testing.T) {
 		t.Errorf("bad flag: rc %d %q", rc, errb.String())
 	}
 }
+
+// TestProblemSentinelsApart: a Sentinel that knows fewer peers than
+// answer the operator is reported; one that knows them all is not.
+func TestProblemSentinelsApart(t *testing.T) {
+	mk := func(others ...int64) *Snapshot {
+		s := &Snapshot{Master: "127.0.0.1:6379", Problems: []string{}}
+		for i, o := range others {
+			s.Sentinels = append(s.Sentinels, SentinelStatus{Name: fmt.Sprintf("s%d", i+1), Reachable: true,
+				Master: s.Master, CKQuorumOK: true, OtherSentinels: o})
+		}
+		s.Reachable = len(others)
+		s.derive()
+		return s
+	}
+	if s := mk(2, 2, 2); len(s.Problems) != 0 {
+		t.Errorf("three that know each other: %q", s.Problems)
+	}
+	s := mk(2, 0, 2)
+	if len(s.Problems) != 1 || s.Problems[0] != "Sentinel s2 knows 0 other Sentinels, 2 others answer here" {
+		t.Errorf("one apart: %q", s.Problems)
+	}
+	// A Sentinel that also knows one the operator didn't list is fine.
+	if s := mk(2, 2); len(s.Problems) != 0 {
+		t.Errorf("an unlisted peer: %q", s.Problems)
+	}
+}
