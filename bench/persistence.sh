@@ -21,6 +21,15 @@
 #      chance; vigil runs with GODEBUG=gctrace=1 and the table reports the
 #      GC cycles that started during each run (a cycle marks the whole
 #      heap: ~0.15 s of CPU for 1M keys, on the server's one CPU).
+#   4b. bench/latprobe (CLIENTS connections, a closed loop like
+#      redis-benchmark's, every request timed): one run of SET and one of
+#      GET, LAT_DURATION each, a BGSAVE sent 0.5 s in; the p99 of the
+#      requests that started before the BGSAVE, while it ran (until
+#      rdb_bgsave_in_progress went back to 0) and after it. redis-benchmark
+#      reports one p99 for its whole run, which mixes requests before,
+#      during and after the save (and its GET run started after vigil's
+#      save had ended): the latprobe rows are the ones to read for the
+#      p99 target.
 #   5. Restart on the saved dump.rdb: time until PING answers PONG (load),
 #      median of REPEAT restarts (both answer -LOADING meanwhile), and the
 #      RSS once loaded (the dataset without the garbage of building it).
@@ -44,6 +53,7 @@ REPEAT=${REPEAT:-3}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 GC_RESET=${GC_RESET:-yes}
+LAT_DURATION=${LAT_DURATION:-4s}
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
@@ -61,6 +71,10 @@ done
 if [[ -z "${VIGIL_BIN:-}" ]]; then
 	VIGIL_BIN=$work/vigil-bin
 	(cd "$root" && go build -o "$VIGIL_BIN" ./cmd/vigil)
+fi
+if [[ -z "${LATPROBE_BIN:-}" ]]; then
+	LATPROBE_BIN=$work/latprobe
+	(cd "$root" && go build -o "$LATPROBE_BIN" ./bench/latprobe)
 fi
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -177,6 +191,19 @@ with open(sys.argv[3], "w") as out:
 	R[$name.base_mb]=$(( base_rss / 1024 ))
 	R[$name.keys]=$(redis-cli -p "$port" DBSIZE)
 
+	# Client latency around a BGSAVE, timed per request (latprobe).
+	local op out
+	for op in set get; do
+		out=$(taskset -c "$CLIENT_CPU" "$LATPROBE_BIN" -addr "127.0.0.1:$port" -clients "$CLIENTS" -cmd "$op" -keys "$KEYS" \
+			-duration "$LAT_DURATION" -trigger-at 0.5s 2>&1)
+		R[$name.lp_$op]=$(awk '
+			/^job_ms/ {job = $2}
+			{for (i = 2; i <= NF; i++) if ($i ~ /^p99_ms=/) {split($i, a, "="); p[$1] = a[2]}}
+			END {printf "%s %s %s %.0f", p["before:"], p["during:"], (p["after:"] == "" ? "-" : p["after:"]), job}' <<<"$out")
+		while [[ $(info_field "$port" rdb_bgsave_in_progress) == 1 ]]; do sleep 0.05; done
+	done
+	R[$name.keys]=$(redis-cli -p "$port" DBSIZE)
+
 	local t0 c0 times=() cpus=()
 	for _ in $(seq "$REPEAT"); do
 		t0=$(now_ms)
@@ -219,6 +246,8 @@ run vigil
 ratio() { python3 -c "print(f'{$2/$1:.2f}' if $1 else 'n/a')"; }
 set -- ${R[redis.base]}; rb=("$@"); set -- ${R[redis.load]}; rl=("$@")
 set -- ${R[vigil.base]}; vb=("$@"); set -- ${R[vigil.load]}; vl=("$@")
+set -- ${R[redis.lp_set]}; rps=("$@"); set -- ${R[redis.lp_get]}; rpg=("$@")
+set -- ${R[vigil.lp_set]}; vps=("$@"); set -- ${R[vigil.lp_get]}; vpg=("$@")
 cat <<EOF
 | metric | redis | vigil | vigil/redis |
 |---|---:|---:|---:|
@@ -227,10 +256,15 @@ cat <<EOF
 | RSS after loading dump.rdb at start-up (MB) | ${R[redis.loaded_mb]} | ${R[vigil.loaded_mb]} | $(ratio "${R[redis.loaded_mb]}" "${R[vigil.loaded_mb]}") |
 | BGSAVE time under load (ms) | ${R[redis.bgsave_ms]} | ${R[vigil.bgsave_ms]} | $(ratio "${R[redis.bgsave_ms]}" "${R[vigil.bgsave_ms]}") |
 | peak extra memory during BGSAVE (MB) | ${R[redis.peak_mb]} | ${R[vigil.peak_mb]} | $(ratio "${R[redis.peak_mb]}" "${R[vigil.peak_mb]}") |
+| latprobe SET p99 ms before / during / after a BGSAVE | ${rps[0]} / ${rps[1]} / ${rps[2]} | ${vps[0]} / ${vps[1]} / ${vps[2]} | |
+| latprobe SET p99 during / before | $(ratio "${rps[0]}" "${rps[1]}") | $(ratio "${vps[0]}" "${vps[1]}") | |
+| latprobe GET p99 ms before / during / after a BGSAVE | ${rpg[0]} / ${rpg[1]} / ${rpg[2]} | ${vpg[0]} / ${vpg[1]} / ${vpg[2]} | |
+| latprobe GET p99 during / before | $(ratio "${rpg[0]}" "${rpg[1]}") | $(ratio "${vpg[0]}" "${vpg[1]}") | |
+| latprobe BGSAVE time under load, SET / GET (ms) | ${rps[3]} / ${rpg[3]} | ${vps[3]} / ${vpg[3]} | |
 | SET p99 ms, no save | ${rb[1]} | ${vb[1]} | $(ratio "${rb[1]}" "${vb[1]}") |
-| SET p99 ms, BGSAVE running | ${rl[1]} | ${vl[1]} | $(ratio "${rl[1]}" "${vl[1]}") |
+| SET p99 ms, BGSAVE running (redis-benchmark, whole run) | ${rl[1]} | ${vl[1]} | $(ratio "${rl[1]}" "${vl[1]}") |
 | GET p99 ms, no save | ${rb[3]} | ${vb[3]} | $(ratio "${rb[3]}" "${vb[3]}") |
-| GET p99 ms, BGSAVE running | ${rl[3]} | ${vl[3]} | $(ratio "${rl[3]}" "${vl[3]}") |
+| GET p99 ms, BGSAVE running (redis-benchmark, whole run, mostly after the save) | ${rl[3]} | ${vl[3]} | $(ratio "${rl[3]}" "${vl[3]}") |
 | vigil GC cycles during the run, no save / saving | | ${R[vigil.gc_base]} / ${R[vigil.gc_load]} | |
 | SET rps, no save / saving | ${rb[0]} / ${rl[0]} | ${vb[0]} / ${vl[0]} | |
 | GET rps, no save / saving | ${rb[2]} / ${rl[2]} | ${vb[2]} / ${vl[2]} | |

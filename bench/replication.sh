@@ -34,6 +34,14 @@
 #              sync.
 #   BASE_RUNS  benchmark runs for the baseline p99 (default 3, median)
 #   VIGIL_BIN  vigil binary (default: go build ./cmd/vigil)
+#   LATPROBE   yes (default): after the runs above, a second full sync of
+#              one fresh replica while bench/latprobe (CLIENTS connections,
+#              SET, every request timed) loads the master for LAT_DURATION
+#              (default 8s), the REPLICAOF sent 1 s in: the master's p99
+#              for requests that started before the sync, during it (until
+#              the replica's master_link_status is up) and after it. The
+#              redis-benchmark chunks above overlap the sync only in part,
+#              so their p99 mixes requests outside it.
 set -euo pipefail
 
 KEYS=${KEYS:-2000000}
@@ -47,6 +55,8 @@ KINDS=${KINDS:-redis vigil}
 REPLICA_NICE=${REPLICA_NICE:-0}
 GC_RESET=${GC_RESET:-yes}
 BASE_RUNS=${BASE_RUNS:-3}
+LATPROBE=${LATPROBE:-yes}
+LAT_DURATION=${LAT_DURATION:-8s}
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
@@ -64,6 +74,10 @@ done
 if [ -z "${VIGIL_BIN:-}" ]; then
 	VIGIL_BIN=$work/vigil
 	(cd "$root" && go build -o "$VIGIL_BIN" ./cmd/vigil)
+fi
+if [ "$LATPROBE" = yes ] && [ -z "${LATPROBE_BIN:-}" ]; then
+	LATPROBE_BIN=$work/latprobe
+	(cd "$root" && go build -o "$LATPROBE_BIN" ./bench/latprobe)
 fi
 
 freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -103,6 +117,7 @@ bench_loop() { # port file: benchmark chunks back to back, "start end p99" per l
 }
 
 results=()
+lpres=()
 for kind in $KINDS; do
 	mp=$(freeport)
 	start "$kind" "$mp" "$work/$kind-m"
@@ -163,6 +178,20 @@ PY
 		[ "$(redis-cli -p "$rp" dbsize)" = "$(redis-cli -p "$mp" dbsize)" ] || same=no
 	done
 	results+=("$kind $KEYS $fill $stats $base $same $snaps $gcs")
+	if [ "$LATPROBE" = yes ]; then
+		lp=$(freeport)
+		NICE=$REPLICA_NICE start "$kind" "$lp" "$work/$kind-lp"
+		out=$("$LATPROBE_BIN" -addr "127.0.0.1:$mp" -clients "$CLIENTS" -cmd set -keys "$KEYS" -d "$VALUE" \
+			-duration "$LAT_DURATION" -trigger-at 1s -trigger-addr "127.0.0.1:$lp" -trigger "REPLICAOF 127.0.0.1 $mp" \
+			-watch "127.0.0.1:$lp" -busy-field master_link_status -busy-value '!up' 2>&1)
+		lpres+=("$kind $(awk '
+			/^job_ms/ {job = $2}
+			{for (i = 2; i <= NF; i++) if ($i ~ /^p99_ms=/) {split($i, a, "="); p[$1] = a[2]}}
+			END {b = p["before:"]; d = p["during:"]; printf "%.2f %s %s %s %s", job / 1000, b, d, (p["after:"] == "" ? "-" : p["after:"]), (b > 0 ? sprintf("%.2f", d / b) : "-")}' <<<"$out")")
+		kill "${pids[-1]}" 2>/dev/null || true
+		wait "${pids[-1]}" 2>/dev/null || true
+		unset 'pids[-1]'
+	fi
 	for _ in $(seq 0 "$REPLICAS"); do
 		kill "${pids[-1]}" 2>/dev/null || true
 		wait "${pids[-1]}" 2>/dev/null || true
@@ -177,3 +206,14 @@ for r in "${results[@]}"; do
 	set -- $r
 	echo "| $1 | $2 | $3 | $4 | $5 | $6 | $7 | $8 | $9 | ${10} | ${11} |"
 done
+if [ "$LATPROBE" = yes ]; then
+	echo
+	echo "latprobe, $CLIENTS clients (SET) on the master, one fresh replica's full sync:"
+	echo
+	echo "| server | sync s | p99 ms before | p99 ms during sync | p99 ms after | during / before |"
+	echo "|---|---:|---:|---:|---:|---:|"
+	for r in "${lpres[@]}"; do
+		set -- $r
+		echo "| $1 | $2 | $3 | $4 | $5 | $6 |"
+	done
+fi

@@ -1,6 +1,7 @@
 package keyspace
 
 import (
+	"github.com/vigil-kv/vigil/internal/lowprio"
 	"iter"
 	"sync"
 	"time"
@@ -14,9 +15,9 @@ import (
 //
 //   - BeginSnapshot (lock held) is O(1): it opens a new snapshot generation
 //     G (Keyspace.gen) and records the time. Nothing is walked yet.
-//   - The capture walks the tables in chunks of at most 250 µs, each under
-//     the lock and followed by a pause as long (Snapshot.Lists, driven by the
-//     saver's goroutine): every
+//   - The capture walks the tables in chunks of at most 100-250 µs, each
+//     under the lock and followed by a pause (captureChunk; Snapshot.Lists,
+//     driven by the saver's goroutine): every
 //     entry whose gen is not G is appended to the snapshot with its expiry,
 //     then stamped gen = G and flagged frozen. Entries created after the
 //     snapshot began are born with gen = G and unfrozen, so the walk skips
@@ -120,20 +121,34 @@ type Snapshot struct {
 	done       bool
 }
 
-// captureChunk bounds one lock hold of the walk; between chunks the walker
-// sleeps about as long as the chunk took, so clients get at least half of
-// the time while a large keyspace is captured.
+// The walk takes the lock for chunks and sleeps between them. On a server
+// with one CPU (lowprio.Paced: the encoding that follows is paced too) the
+// chunks last at most 100 µs and the sleeps three times as long, so the
+// walk holds the lock a quarter of the time: with clients keeping the
+// server busy each waits at most a chunk, and the server keeps about 3/4 of
+// its throughput. With more CPUs, chunks of 250 µs and sleeps as long (half
+// the time): Go's timers oversleep short sleeps on a busy server, and at a
+// quarter a full sync of 2M keys took 1-1.7 s longer on two shared CPUs
+// (bench/replication.sh), where the clients' p99 did not need it.
 //
-// The walk costs ~100 ns an entry (BenchmarkSnapshotWalk: each Entry is a
-// cache and TLB miss somewhere in the heap). Tried in session 4 and not
-// kept, because client p99 during a BGSAVE of 1M keys did not move
-// (docs/performance.md, "Persistence"): 100 µs chunks at a quarter of the
-// lock's time, and a walk step of 32 entries after every client batch (as
-// Redis rehashes a step per command).
-const (
-	captureChunkEntries = 16384
-	captureChunkTime    = 250 * time.Microsecond
-)
+// The walk costs ~85-95 ns an entry (BenchmarkSnapshotWalk: each Entry is
+// a cache and TLB miss somewhere in the heap), so 1M keys take ~100 ms of
+// lock time. Measured with bench/latprobe (1M keys, one CPU, 50 clients):
+// at half the time the server's throughput halved during the walk and the
+// median request took twice as long; at a quarter, requests during the
+// walk stay within 1.1-1.6x of the p99 before it. (Session 4 tried the
+// quarter and saw no change in redis-benchmark's p99, which the
+// encoding's stalls, since removed by lowprio's pacing, dominated.)
+const captureChunkEntries = 16384
+
+// captureChunk returns the walk's chunk length and the sleep after a chunk
+// as a multiple of its length.
+func captureChunk() (time.Duration, time.Duration) {
+	if lowprio.Paced() {
+		return 100 * time.Microsecond, 3
+	}
+	return 250 * time.Microsecond, 1
+}
 
 // BeginSnapshot starts a snapshot (lock held). It costs O(1); the entries
 // are captured by Lists. Keys already expired when it
@@ -164,14 +179,15 @@ func (s *Snapshot) Lists() []SnapList {
 	if lk == nil {
 		lk = noLock{}
 	}
+	chunk, pause := captureChunk()
 	lk.Lock()
 	for s.walking {
 		t0 := time.Now()
-		s.walkStep(captureChunkEntries, captureChunkTime)
+		s.walkStep(captureChunkEntries, chunk)
 		if s.walking {
 			took := time.Since(t0)
 			lk.Unlock()
-			time.Sleep(max(took, 50*time.Microsecond))
+			time.Sleep(max(took*pause, 50*time.Microsecond))
 			lk.Lock()
 		}
 	}

@@ -15,10 +15,11 @@ func TestRunLowersOnlyItsThread(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer func(d int, p string) { niceDelta, pacing = d, p }(niceDelta, pacing)
+	niceDelta, pacing = 10, "never"
 	var inside int
-	Run(func() { inside, _ = threadNice() })
-	want := min(before+DefaultNice, 19)
-	if niceDelta == DefaultNice && inside != want {
+	Run(func(*Pacer) { inside, _ = threadNice() })
+	if want := min(before+10, 19); inside != want {
 		t.Fatalf("nice inside Run = %d, want %d", inside, want)
 	}
 	if after, _ := threadNice(); after != before {
@@ -40,7 +41,7 @@ func TestRunRepanics(t *testing.T) {
 			t.Fatalf("recovered %v, want boom", r)
 		}
 	}()
-	Run(func() { panic("boom") })
+	Run(func(*Pacer) { panic("boom") })
 }
 
 func TestRunRaisesProcsOnlyWhileRunning(t *testing.T) {
@@ -48,10 +49,13 @@ func TestRunRaisesProcsOnlyWhileRunning(t *testing.T) {
 	old := runtime.GOMAXPROCS(1)
 	defer runtime.GOMAXPROCS(old)
 	var inside int
-	Run(func() {
+	Run(func(p *Pacer) {
+		if pacing == "" && p == nil {
+			t.Error("one P: the work is not paced")
+		}
 		inside = runtime.GOMAXPROCS(0)
 		// Nested/concurrent runs keep it raised until the last ends.
-		Run(func() {})
+		Run(func(*Pacer) {})
 		if n := runtime.GOMAXPROCS(0); n != minProcs {
 			t.Errorf("GOMAXPROCS after a nested Run ended = %d, want %d", n, minProcs)
 		}

@@ -1,0 +1,136 @@
+package lowprio
+
+import (
+	"runtime"
+	"syscall"
+	"testing"
+	"time"
+	"unsafe"
+)
+
+// pinThread pins the calling (locked) thread to one CPU.
+func pinThread(t *testing.T, cpu int) {
+	var mask [16]uint64
+	mask[cpu/64] |= 1 << (cpu % 64)
+	if _, _, e := syscall.RawSyscall(syscall.SYS_SCHED_SETAFFINITY, 0, uintptr(len(mask)*8), uintptr(unsafe.Pointer(&mask[0]))); e != 0 {
+		t.Skipf("sched_setaffinity: %v", e)
+	}
+}
+
+// firstCPU is the lowest CPU the process may run on.
+func firstCPU(t *testing.T) int {
+	var mask [16]uint64
+	if _, _, e := syscall.RawSyscall(syscall.SYS_SCHED_GETAFFINITY, 0, uintptr(len(mask)*8), uintptr(unsafe.Pointer(&mask[0]))); e != 0 {
+		t.Skipf("sched_getaffinity: %v", e)
+	}
+	for i := 0; i < len(mask)*64; i++ {
+		if mask[i/64]&(1<<(i%64)) != 0 {
+			return i
+		}
+	}
+	t.Skip("no CPU")
+	return 0
+}
+
+// threadCPU is the calling thread's CPU time.
+func threadCPU() time.Duration {
+	var ts syscall.Timespec
+	const clockThreadCPUTime = 3
+	syscall.RawSyscall(syscall.SYS_CLOCK_GETTIME, clockThreadCPUTime, uintptr(unsafe.Pointer(&ts)), 0)
+	return time.Duration(ts.Nano())
+}
+
+// spin burns about d of CPU.
+func spin(d time.Duration) {
+	for t0 := threadCPU(); threadCPU()-t0 < d; {
+	}
+}
+
+// share runs paced work and a busy "serving" thread on the same CPU for
+// d and returns the work's part of their CPU time and the longest time
+// the serving thread went without the CPU.
+func share(t *testing.T, quantum time.Duration, d time.Duration) (float64, time.Duration) {
+	cpu := firstCPU(t)
+	type result struct {
+		cpu    time.Duration
+		maxGap time.Duration
+	}
+	res := make(chan result, 2)
+	stop := time.Now().Add(d)
+	go func() { // the serving thread: busy, notes its gaps
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		pinThread(t, cpu)
+		c0 := threadCPU()
+		var gap time.Duration
+		last := time.Now()
+		for {
+			now := time.Now()
+			if g := now.Sub(last); g > gap {
+				gap = g
+			}
+			last = now
+			if now.After(stop) {
+				break
+			}
+		}
+		res <- result{threadCPU() - c0, gap}
+	}()
+	go func() { // the background work
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		pinThread(t, cpu)
+		p := &Pacer{quantum: quantum, sleep: time.Duration(float64(quantum) * (1 - Share) / Share), last: time.Now()}
+		c0 := threadCPU()
+		for time.Now().Before(stop) {
+			spin(2 * time.Microsecond)
+			p.Pace()
+		}
+		res <- result{cpu: threadCPU() - c0}
+	}()
+	a, b := <-res, <-res
+	busy, work := a, b
+	if a.maxGap == 0 {
+		busy, work = b, a
+	}
+	return float64(work.cpu) / float64(work.cpu+busy.cpu), busy.maxGap
+}
+
+// TestPacerShare: on a CPU another thread keeps busy, paced work takes
+// about Share of it, in bursts of about a Quantum; unpaced, the kernel
+// gives it half, in its own long slices.
+func TestPacerShare(t *testing.T) {
+	if testing.Short() {
+		t.Skip("timing")
+	}
+	paced, pacedGap := share(t, 100*time.Microsecond, 300*time.Millisecond)
+	unpaced, unpacedGap := share(t, 0, 300*time.Millisecond)
+	t.Logf("paced: share %.2f, longest wait of the busy thread %v; unpaced: %.2f, %v", paced, pacedGap, unpaced, unpacedGap)
+	if paced < 0.05 || paced > 0.45 {
+		t.Errorf("paced work took %.2f of the CPU, want about %.2f", paced, Share)
+	}
+	if unpaced < 0.3 {
+		t.Errorf("unpaced work took %.2f of the CPU, want about half", unpaced)
+	}
+
+}
+
+// TestPacerAlone: with nobody else wanting the CPU the work runs at full
+// speed (it never sleeps).
+func TestPacerAlone(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	p := newPacer()
+	w0, c0 := time.Now(), threadCPU()
+	for time.Since(w0) < 100*time.Millisecond {
+		spin(2 * time.Microsecond)
+		p.Pace()
+	}
+	busy := float64(threadCPU()-c0) / float64(time.Since(w0))
+	t.Logf("alone: %.2f of the wall time on the CPU, contended=%v", busy, p.contended)
+	// Another process may take the CPU now and then; a paced sleep would
+	// cost 75% of the time.
+	if busy < 0.6 {
+		t.Errorf("alone, the work ran %.2f of the time", busy)
+	}
+}
