@@ -94,6 +94,9 @@ const probeEvery = 16
 // to another thread.
 const contendedAfter = 20 * time.Microsecond
 
+// The system calls Pace makes (replaced in tests).
+var yieldFn, sleepFn = yieldThread, sleepThread
+
 func envDuration(k string, d time.Duration) time.Duration {
 	if v, err := time.ParseDuration(os.Getenv(k)); err == nil && v >= 0 {
 		return v
@@ -133,7 +136,7 @@ func (p *Pacer) Pace() {
 	}
 	p.bursts++
 	if !p.contended || p.bursts%probeEvery == 0 {
-		yieldThread()
+		yieldFn()
 		t := time.Now()
 		p.contended = t.Sub(now) > contendedAfter
 		p.last = t
@@ -142,7 +145,7 @@ func (p *Pacer) Pace() {
 		}
 	}
 	if p.sleep > 0 {
-		sleepThread(p.sleep)
+		sleepFn(p.sleep)
 	}
 	p.last = time.Now()
 }

@@ -115,22 +115,54 @@ func TestPacerShare(t *testing.T) {
 
 }
 
-// TestPacerAlone: with nobody else wanting the CPU the work runs at full
-// speed (it never sleeps).
-func TestPacerAlone(t *testing.T) {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
+// TestPacerSleepsOnlyWhenContended: while a yield finds nobody waiting
+// the work never sleeps; once one takes the CPU, the work sleeps after
+// every burst and probes again every probeEvery bursts.
+func TestPacerSleepsOnlyWhenContended(t *testing.T) {
+	defer func(y func(), s func(time.Duration)) { yieldFn, sleepFn = y, s }(yieldFn, sleepFn)
+	other := false // another thread wants the CPU
+	yields, sleeps := 0, 0
+	yieldFn = func() {
+		yields++
+		if other {
+			spin(50 * time.Microsecond) // the yield returns late
+		}
+	}
+	sleepFn = func(d time.Duration) {
+		sleeps++
+		if want := 3 * Quantum; Share == 0.25 && d != want {
+			t.Errorf("sleep %v, want %v", d, want)
+		}
+	}
 	p := newPacer()
-	w0, c0 := time.Now(), threadCPU()
-	for time.Since(w0) < 100*time.Millisecond {
-		spin(2 * time.Microsecond)
+	burst := func() {
+		spin(p.quantum)
 		p.Pace()
 	}
-	busy := float64(threadCPU()-c0) / float64(time.Since(w0))
-	t.Logf("alone: %.2f of the wall time on the CPU, contended=%v", busy, p.contended)
-	// Another process may take the CPU now and then; a paced sleep would
-	// cost 75% of the time.
-	if busy < 0.6 {
-		t.Errorf("alone, the work ran %.2f of the time", busy)
+	for i := 0; i < 20; i++ {
+		burst()
 	}
+	if yields != 20 || sleeps != 0 {
+		t.Fatalf("uncontended: %d yields, %d sleeps; want 20 and 0", yields, sleeps)
+	}
+	other = true
+	yields = 0
+	for i := 0; i < 2*probeEvery; i++ {
+		burst()
+	}
+	// The first burst finds the CPU wanted; then only probes yield.
+	if sleeps != 2*probeEvery || yields < 2 || yields > 4 {
+		t.Fatalf("contended: %d yields, %d sleeps over %d bursts", yields, sleeps, 2*probeEvery)
+	}
+	other = false
+	sleeps = 0
+	for i := 0; i < 2*probeEvery; i++ {
+		burst()
+	}
+	// At the next probe the pacer sees the CPU free and stops sleeping.
+	if sleeps > probeEvery {
+		t.Fatalf("after the contention ended: %d sleeps in %d bursts", sleeps, 2*probeEvery)
+	}
+	var nilPacer *Pacer
+	nilPacer.Pace() // no-op
 }
