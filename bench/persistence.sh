@@ -192,14 +192,11 @@ with open(sys.argv[3], "w") as out:
 	R[$name.keys]=$(redis-cli -p "$port" DBSIZE)
 
 	# Client latency around a BGSAVE, timed per request (latprobe).
-	local op out
+	local op
 	for op in set get; do
-		out=$(taskset -c "$CLIENT_CPU" "$LATPROBE_BIN" -addr "127.0.0.1:$port" -clients "$CLIENTS" -cmd "$op" -keys "$KEYS" \
-			-duration "$LAT_DURATION" -trigger-at 0.5s 2>&1)
-		R[$name.lp_$op]=$(awk '
-			/^job_ms/ {job = $2}
-			{for (i = 2; i <= NF; i++) if ($i ~ /^p99_ms=/) {split($i, a, "="); p[$1] = a[2]}}
-			END {printf "%s %s %s %.0f", p["before:"], p["during:"], (p["after:"] == "" ? "-" : p["after:"]), job}' <<<"$out")
+		# -> "job_ms p99_before p99_during p99_after"
+		R[$name.lp_$op]=$(taskset -c "$CLIENT_CPU" "$LATPROBE_BIN" -addr "127.0.0.1:$port" -clients "$CLIENTS" -cmd "$op" -keys "$KEYS" \
+			-duration "$LAT_DURATION" -trigger-at 0.5s -brief)
 		while [[ $(info_field "$port" rdb_bgsave_in_progress) == 1 ]]; do sleep 0.05; done
 	done
 	R[$name.keys]=$(redis-cli -p "$port" DBSIZE)
@@ -256,11 +253,11 @@ cat <<EOF
 | RSS after loading dump.rdb at start-up (MB) | ${R[redis.loaded_mb]} | ${R[vigil.loaded_mb]} | $(ratio "${R[redis.loaded_mb]}" "${R[vigil.loaded_mb]}") |
 | BGSAVE time under load (ms) | ${R[redis.bgsave_ms]} | ${R[vigil.bgsave_ms]} | $(ratio "${R[redis.bgsave_ms]}" "${R[vigil.bgsave_ms]}") |
 | peak extra memory during BGSAVE (MB) | ${R[redis.peak_mb]} | ${R[vigil.peak_mb]} | $(ratio "${R[redis.peak_mb]}" "${R[vigil.peak_mb]}") |
-| latprobe SET p99 ms before / during / after a BGSAVE | ${rps[0]} / ${rps[1]} / ${rps[2]} | ${vps[0]} / ${vps[1]} / ${vps[2]} | |
-| latprobe SET p99 during / before | $(ratio "${rps[0]}" "${rps[1]}") | $(ratio "${vps[0]}" "${vps[1]}") | |
-| latprobe GET p99 ms before / during / after a BGSAVE | ${rpg[0]} / ${rpg[1]} / ${rpg[2]} | ${vpg[0]} / ${vpg[1]} / ${vpg[2]} | |
-| latprobe GET p99 during / before | $(ratio "${rpg[0]}" "${rpg[1]}") | $(ratio "${vpg[0]}" "${vpg[1]}") | |
-| latprobe BGSAVE time under load, SET / GET (ms) | ${rps[3]} / ${rpg[3]} | ${vps[3]} / ${vpg[3]} | |
+| latprobe SET p99 ms before / during / after a BGSAVE | ${rps[1]} / ${rps[2]} / ${rps[3]} | ${vps[1]} / ${vps[2]} / ${vps[3]} | |
+| latprobe SET p99 during / before | $(ratio "${rps[1]}" "${rps[2]}") | $(ratio "${vps[1]}" "${vps[2]}") | |
+| latprobe GET p99 ms before / during / after a BGSAVE | ${rpg[1]} / ${rpg[2]} / ${rpg[3]} | ${vpg[1]} / ${vpg[2]} / ${vpg[3]} | |
+| latprobe GET p99 during / before | $(ratio "${rpg[1]}" "${rpg[2]}") | $(ratio "${vpg[1]}" "${vpg[2]}") | |
+| latprobe BGSAVE time under load, SET / GET (ms) | ${rps[0]} / ${rpg[0]} | ${vps[0]} / ${vpg[0]} | |
 | SET p99 ms, no save | ${rb[1]} | ${vb[1]} | $(ratio "${rb[1]}" "${vb[1]}") |
 | SET p99 ms, BGSAVE running (redis-benchmark, whole run) | ${rl[1]} | ${vl[1]} | $(ratio "${rl[1]}" "${vl[1]}") |
 | GET p99 ms, no save | ${rb[3]} | ${vb[3]} | $(ratio "${rb[3]}" "${vb[3]}") |

@@ -181,13 +181,11 @@ PY
 	if [ "$LATPROBE" = yes ]; then
 		lp=$(freeport)
 		NICE=$REPLICA_NICE start "$kind" "$lp" "$work/$kind-lp"
-		out=$("$LATPROBE_BIN" -addr "127.0.0.1:$mp" -clients "$CLIENTS" -cmd set -keys "$KEYS" -d "$VALUE" \
+		# latprobe -brief: "job_ms p99_before p99_during p99_after"
+		lpres+=("$kind $("$LATPROBE_BIN" -addr "127.0.0.1:$mp" -clients "$CLIENTS" -cmd set -keys "$KEYS" -d "$VALUE" \
 			-duration "$LAT_DURATION" -trigger-at 1s -trigger-addr "127.0.0.1:$lp" -trigger "REPLICAOF 127.0.0.1 $mp" \
-			-watch "127.0.0.1:$lp" -busy-field master_link_status -busy-value '!up' 2>&1)
-		lpres+=("$kind $(awk '
-			/^job_ms/ {job = $2}
-			{for (i = 2; i <= NF; i++) if ($i ~ /^p99_ms=/) {split($i, a, "="); p[$1] = a[2]}}
-			END {b = p["before:"]; d = p["during:"]; printf "%.2f %s %s %s %s", job / 1000, b, d, (p["after:"] == "" ? "-" : p["after:"]), (b > 0 ? sprintf("%.2f", d / b) : "-")}' <<<"$out")")
+			-watch "127.0.0.1:$lp" -busy-field master_link_status -busy-value '!up' -brief |
+			awk '{printf "%.2f %s %s %s %s", $1 / 1000, $2, $3, $4, ($2 > 0 ? sprintf("%.2f", $3 / $2) : "-")}')")
 		kill "${pids[-1]}" 2>/dev/null || true
 		wait "${pids[-1]}" 2>/dev/null || true
 		unset 'pids[-1]'

@@ -22,7 +22,6 @@ import (
 	"bufio"
 	"flag"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -32,9 +31,9 @@ import (
 	"strings"
 	"sync"
 	"time"
-)
 
-var getCmd, setCmd = []byte("GET"), []byte("SET")
+	"github.com/vigil-kv/vigil/internal/resp"
+)
 
 type sample struct {
 	at  time.Duration // since the run began
@@ -56,6 +55,7 @@ func main() {
 	busyValue := flag.String("busy-value", "1", "its value while the job runs (!v: any value but v)")
 	interval := flag.Duration("interval", 100*time.Millisecond, "series interval")
 	series := flag.Bool("series", false, "print a row per interval")
+	brief := flag.Bool("brief", false, "print only \"job_ms p99_before p99_during p99_after\" (ms; - for none), for scripts")
 	flag.Parse()
 	if *triggerAddr == "" {
 		*triggerAddr = *addr
@@ -87,17 +87,18 @@ func main() {
 			r := rand.New(rand.NewPCG(uint64(i), 1))
 			out := make([]sample, 0, 1<<20)
 			var buf, key []byte
+			args := [][]byte{[]byte("SET"), nil, value}
+			if *cmd == "get" {
+				args = [][]byte{[]byte("GET"), nil}
+			}
 			for {
 				t0 := time.Now()
 				if t0.After(stop) {
 					break
 				}
 				key = fmt.Appendf(key[:0], "key:%012d", r.IntN(*keys))
-				if *cmd == "get" {
-					buf = appendCmd(buf[:0], getCmd, key)
-				} else {
-					buf = appendCmd(buf[:0], setCmd, key, value)
-				}
+				args[1] = key
+				buf = resp.AppendCommandBytes(buf[:0], args)
 				if _, err := c.w.Write(buf); err != nil {
 					fail("write: %v", err)
 				}
@@ -152,6 +153,15 @@ func main() {
 	if end < 0 {
 		fmt.Fprintln(os.Stderr, "latprobe: the job was still running at the end of the run")
 		end = *dur
+	}
+	if *brief {
+		after := "-"
+		if end < *dur {
+			after = fmt.Sprintf("%.3f", pct(lats(window(all, end, *dur)), .99))
+		}
+		fmt.Printf("%.0f %.3f %.3f %s\n", float64(end-jobStart)/1e6,
+			pct(lats(window(all, 0, jobStart)), .99), pct(lats(window(all, jobStart, end)), .99), after)
+		return
 	}
 	fmt.Printf("job_ms %.1f\n", float64(end-jobStart)/1e6)
 	fmt.Printf("before: %s\n", summary(window(all, 0, jobStart), jobStart))
@@ -261,37 +271,20 @@ func dial(addr string) (*conn, error) {
 	return &conn{nc, bufio.NewReader(nc), bufio.NewWriter(nc)}, nil
 }
 
-func appendCmd(b []byte, args ...[]byte) []byte {
-	b = append(b, '*')
-	b = strconv.AppendInt(b, int64(len(args)), 10)
-	b = append(b, "\r\n"...)
-	for _, a := range args {
-		b = append(b, '$')
-		b = strconv.AppendInt(b, int64(len(a)), 10)
-		b = append(b, "\r\n"...)
-		b = append(b, a...)
-		b = append(b, "\r\n"...)
-	}
-	return b
-}
-
-// do sends a command and returns a simple, error or bulk reply's text.
+// do sends a command and returns its reply's text (an error reply as an
+// error).
 func (c *conn) do(args ...string) (string, error) {
-	bargs := make([][]byte, len(args))
-	for i, a := range args {
-		bargs[i] = []byte(a)
-	}
-	if _, err := c.w.Write(appendCmd(nil, bargs...)); err != nil {
+	if _, err := c.w.Write(resp.AppendCommand(nil, args...)); err != nil {
 		return "", err
 	}
 	if err := c.w.Flush(); err != nil {
 		return "", err
 	}
-	s, err := c.readReply()
-	if err == nil && strings.HasPrefix(s, "-") {
-		err = fmt.Errorf("%s: %s", args[0], s[1:])
+	v, err := resp.NewReplyReader(c.r).Read()
+	if err == nil {
+		err = v.Err()
 	}
-	return s, err
+	return string(v.Str), err
 }
 
 // skipReply reads one status, integer or bulk reply without allocating,
@@ -315,28 +308,6 @@ func (c *conn) skipReply() error {
 		return err
 	}
 	return nil
-}
-
-// readReply reads one reply: a status, error or integer line, or a bulk
-// string (nil bulk as "").
-func (c *conn) readReply() (string, error) {
-	line, err := c.r.ReadString('\n')
-	if err != nil {
-		return "", err
-	}
-	line = strings.TrimSuffix(line, "\r\n")
-	if !strings.HasPrefix(line, "$") {
-		return line, nil
-	}
-	n, err := strconv.Atoi(line[1:])
-	if err != nil || n < 0 {
-		return "", err
-	}
-	buf := make([]byte, n+2)
-	if _, err := io.ReadFull(c.r, buf); err != nil {
-		return "", err
-	}
-	return string(buf[:n]), nil
 }
 
 func fail(format string, a ...any) {

@@ -35,10 +35,18 @@ type WriteOptions struct {
 // snapshot, on a low-priority thread of its own (package lowprio), so the
 // threads serving clients come first when the CPUs are busy.
 func WriteSnapshot(w io.Writer, snap *keyspace.Snapshot, opt WriteOptions) (int64, error) {
+	return inBackground(snap, func(lists []keyspace.SnapList, p *lowprio.Pacer) (int64, error) {
+		return encodeLists(w, lists, opt, p)
+	})
+}
+
+// inBackground finishes snap's capture on the calling goroutine, then runs
+// work on the captured lists on a background thread (lowprio.Run).
+func inBackground(snap *keyspace.Snapshot, work func([]keyspace.SnapList, *lowprio.Pacer) (int64, error)) (int64, error) {
 	lists := snap.Lists()
 	var n int64
 	var err error
-	lowprio.Run(func(p *lowprio.Pacer) { n, err = encodeLists(w, lists, opt, p) })
+	lowprio.Run(func(p *lowprio.Pacer) { n, err = work(lists, p) })
 	return n, err
 }
 
@@ -321,13 +329,9 @@ func keyBytes(k string) []byte { return unsafe.Slice(unsafe.StringData(k), len(k
 // 10-17 ms stall of every client at the end of each BGSAVE. The
 // background thread has a P of its own (lowprio.Run).
 func SaveFile(path string, snap *keyspace.Snapshot, opt WriteOptions) (int64, error) {
-	lists := snap.Lists()
-	var n int64
-	var err error
-	lowprio.Run(func(p *lowprio.Pacer) {
-		n, err = saveFile(path, func(w io.Writer) (int64, error) { return encodeLists(w, lists, opt, p) })
+	return inBackground(snap, func(lists []keyspace.SnapList, p *lowprio.Pacer) (int64, error) {
+		return saveFile(path, func(w io.Writer) (int64, error) { return encodeLists(w, lists, opt, p) })
 	})
-	return n, err
 }
 
 // SaveKeyspaceFile is SaveFile for WriteKeyspace (keyspace lock held).
