@@ -23,7 +23,8 @@
 #      heap: ~0.15 s of CPU for 1M keys, on the server's one CPU).
 #   4b. bench/latprobe (CLIENTS connections, a closed loop like
 #      redis-benchmark's, every request timed): one run of SET and one of
-#      GET, LAT_DURATION each, a BGSAVE sent 0.5 s in; the p99 of the
+#      GET, LAT_DURATION each, each after a MEMORY PURGE (the same GC
+#      state for every run), a BGSAVE sent 0.5 s in; the p99 of the
 #      requests that started before the BGSAVE, while it ran (until
 #      rdb_bgsave_in_progress went back to 0) and after it. redis-benchmark
 #      reports one p99 for its whole run, which mixes requests before,
@@ -194,6 +195,11 @@ with open(sys.argv[3], "w") as out:
 	# Client latency around a BGSAVE, timed per request (latprobe).
 	local op
 	for op in set get; do
+		# Each run starts from the same GC state: after a forced cycle
+		# (MEMORY PURGE). Otherwise a cycle owed to the previous steps'
+		# garbage (vigil postpones collections past a save, see
+		# docs/persistence.md) lands in one window or another by chance.
+		redis-cli -p "$port" MEMORY PURGE >/dev/null
 		# -> "job_ms p99_before p99_during p99_after"
 		R[$name.lp_$op]=$(taskset -c "$CLIENT_CPU" "$LATPROBE_BIN" -addr "127.0.0.1:$port" -clients "$CLIENTS" -cmd "$op" -keys "$KEYS" \
 			-duration "$LAT_DURATION" -trigger-at 0.5s -brief)

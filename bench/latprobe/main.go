@@ -55,6 +55,7 @@ func main() {
 	busyValue := flag.String("busy-value", "1", "its value while the job runs (!v: any value but v)")
 	interval := flag.Duration("interval", 100*time.Millisecond, "series interval")
 	series := flag.Bool("series", false, "print a row per interval")
+	slowest := flag.Int("slow", 0, "also print the N slowest requests: when they started (since the run began) and how long they took")
 	brief := flag.Bool("brief", false, "print only \"job_ms p99_before p99_during p99_after\" (ms; - for none), for scripts")
 	flag.Parse()
 	if *triggerAddr == "" {
@@ -132,6 +133,16 @@ func main() {
 	var all []sample
 	for _, r := range results {
 		all = append(all, r...)
+	}
+	if *slowest > 0 {
+		// To find them in a server's runtime trace (VIGIL_SNAPSHOT_TRACE),
+		// whose first event carries its wall-clock time.
+		slow := slices.Clone(all)
+		slices.SortFunc(slow, func(a, b sample) int { return int(b.lat - a.lat) })
+		fmt.Printf("start %s\n", start.UTC().Format("15:04:05.000000"))
+		for _, s := range slow[:min(*slowest, len(slow))] {
+			fmt.Printf("slow at=%.3fms lat=%.3fms\n", float64(s.at)/1e6, float64(s.lat)/1e6)
+		}
 	}
 	slices.SortFunc(all, func(a, b sample) int { return int(a.at - b.at) })
 	if *series {

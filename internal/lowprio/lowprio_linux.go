@@ -1,6 +1,7 @@
 package lowprio
 
 import (
+	"os"
 	"syscall"
 	"time"
 	"unsafe"
@@ -26,15 +27,77 @@ func threadNice() (int, error) {
 	return 20 - cur, err
 }
 
-// yieldThread gives the CPU to another runnable thread, if any
-// (sched_yield). A raw system call: the runtime need not hand the P to
-// another thread meanwhile (the work's P is its own).
-func yieldThread() {
-	syscall.RawSyscall(syscall.SYS_SCHED_YIELD, 0, 0, 0)
+// Napper puts background work to sleep so that the P it shares with the
+// server's goroutines serves them meanwhile. It waits for a timerfd to
+// fire through Go's network poller, with a read deadline a little later:
+// the goroutine always parks, so the P runs the goroutines queued on it
+// and then polls the network (a goroutine that only yields with
+// runtime.Gosched never lets it poll: requests then waited for sysmon's
+// poll, 10 ms); the poller sees the timerfd fire as soon as the P runs
+// out of work, and the deadline, a Go timer, ends the nap when it never
+// does. (time.Sleep wakes on a Go timer only, and an idle P waits for one
+// in whole milliseconds.)
+type Napper struct {
+	f  *os.File
+	rc syscall.RawConn
+	fd uintptr
 }
 
-// sleepThread sleeps d (nanosleep) keeping the P, as yieldThread.
-func sleepThread(d time.Duration) {
-	ts := syscall.NsecToTimespec(int64(d))
-	syscall.RawSyscall(syscall.SYS_NANOSLEEP, uintptr(unsafe.Pointer(&ts)), 0, 0)
+// napSlack is how much later than the timerfd the deadline falls.
+const napSlack = 50 * time.Microsecond
+
+func NewNapper() *Napper {
+	fd, _, e := syscall.RawSyscall(syscall.SYS_TIMERFD_CREATE, 1 /* CLOCK_MONOTONIC */, syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if e != 0 {
+		return nil
+	}
+	f := os.NewFile(fd, "timerfd")
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return nil
+	}
+	return &Napper{f: f, rc: rc, fd: fd}
+}
+
+// Nap sleeps about d (at least a microsecond). A nil Napper time.Sleeps.
+func (n *Napper) Nap(d time.Duration) {
+	if n == nil {
+		time.Sleep(d)
+		return
+	}
+	d = max(d, time.Microsecond)
+	// itimerspec: interval (none), then the value; arming it again resets
+	// the expirations of an earlier nap that the deadline ended.
+	its := [4]int64{0, 0, int64(d / time.Second), int64(d % time.Second)}
+	if _, _, e := syscall.RawSyscall6(syscall.SYS_TIMERFD_SETTIME, n.fd, 0, uintptr(unsafe.Pointer(&its[0])), 0, 0, 0); e != 0 {
+		time.Sleep(d)
+		return
+	}
+	n.f.SetReadDeadline(time.Now().Add(d + napSlack))
+	first := true
+	n.rc.Read(func(fd uintptr) bool {
+		if first { // wait for the poller even if the timer already fired
+			first = false
+			return false
+		}
+		var buf [8]byte
+		_, err := syscall.Read(int(fd), buf[:])
+		return err != syscall.EAGAIN // EAGAIN: readiness left from an earlier nap
+	})
+}
+
+// Close releases the timerfd.
+func (n *Napper) Close() {
+	if n != nil {
+		n.f.Close()
+	}
+}
+
+// processCPU is the process's CPU time so far (all threads).
+func processCPU() time.Duration {
+	var ts syscall.Timespec
+	const clockProcessCPUTime = 2
+	syscall.RawSyscall(syscall.SYS_CLOCK_GETTIME, clockProcessCPUTime, uintptr(unsafe.Pointer(&ts)), 0)
+	return time.Duration(ts.Nano())
 }

@@ -18,7 +18,12 @@ func TestRunLowersOnlyItsThread(t *testing.T) {
 	defer func(d int, p string) { niceDelta, pacing = d, p }(niceDelta, pacing)
 	niceDelta, pacing = 10, "never"
 	var inside int
-	Run(func(*Pacer) { inside, _ = threadNice() })
+	Run(func(p *Pacer) {
+		if p != nil {
+			t.Error("unpaced work got a Pacer")
+		}
+		inside, _ = threadNice()
+	})
 	if want := min(before+10, 19); inside != want {
 		t.Fatalf("nice inside Run = %d, want %d", inside, want)
 	}
@@ -36,34 +41,55 @@ func TestRunLowersOnlyItsThread(t *testing.T) {
 }
 
 func TestRunRepanics(t *testing.T) {
-	defer func() {
-		if r := recover(); r != "boom" {
-			t.Fatalf("recovered %v, want boom", r)
-		}
-	}()
-	Run(func(*Pacer) { panic("boom") })
+	for _, mode := range []string{"always", "never"} {
+		func() {
+			defer func(p string) { pacing = p }(pacing)
+			pacing = mode
+			defer func() {
+				if r := recover(); r != "boom" {
+					t.Fatalf("%s: recovered %v, want boom", mode, r)
+				}
+			}()
+			Run(func(*Pacer) { panic("boom") })
+		}()
+	}
 }
 
-func TestRunRaisesProcsOnlyWhileRunning(t *testing.T) {
+// TestRunOnOneP: with one P the work is paced on it (no second P, no
+// thread of its own); Blocking gives the process a second P only while it
+// runs, nested calls included.
+func TestRunOnOneP(t *testing.T) {
 	t.Setenv("GOMAXPROCS", "")
+	defer func(p string) { pacing = p }(pacing)
+	pacing = ""
 	old := runtime.GOMAXPROCS(1)
 	defer runtime.GOMAXPROCS(old)
-	var inside int
 	Run(func(p *Pacer) {
-		if pacing == "" && p == nil {
+		if p == nil {
 			t.Error("one P: the work is not paced")
 		}
-		inside = runtime.GOMAXPROCS(0)
-		// Nested/concurrent runs keep it raised until the last ends.
-		Run(func(*Pacer) {})
-		if n := runtime.GOMAXPROCS(0); n != minProcs {
-			t.Errorf("GOMAXPROCS after a nested Run ended = %d, want %d", n, minProcs)
+		if n := runtime.GOMAXPROCS(0); n != 1 {
+			t.Errorf("GOMAXPROCS inside paced Run = %d, want 1", n)
 		}
 	})
-	if inside != minProcs {
-		t.Fatalf("GOMAXPROCS inside Run = %d, want %d", inside, minProcs)
+	var inside, nested int
+	Blocking(func() error {
+		inside = runtime.GOMAXPROCS(0)
+		Blocking(func() error { return nil })
+		nested = runtime.GOMAXPROCS(0)
+		return nil
+	})
+	if inside != minProcs || nested != minProcs {
+		t.Fatalf("GOMAXPROCS inside Blocking = %d, after a nested one %d; want %d", inside, nested, minProcs)
 	}
 	if n := runtime.GOMAXPROCS(0); n != 1 {
-		t.Fatalf("GOMAXPROCS after Run = %d, want 1 again", n)
+		t.Fatalf("GOMAXPROCS after Blocking = %d, want 1 again", n)
+	}
+	// Unpaced on one P (VIGIL_BG_PACE=never): a thread of its own and a
+	// second P while it runs.
+	pacing = "never"
+	Run(func(*Pacer) { inside = runtime.GOMAXPROCS(0) })
+	if inside != minProcs || runtime.GOMAXPROCS(0) != 1 {
+		t.Fatalf("unpaced Run on one P: GOMAXPROCS %d inside, %d after", inside, runtime.GOMAXPROCS(0))
 	}
 }

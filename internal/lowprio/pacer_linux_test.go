@@ -1,36 +1,15 @@
 package lowprio
 
 import (
+	"io"
+	"net"
 	"runtime"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
 	"unsafe"
 )
-
-// pinThread pins the calling (locked) thread to one CPU.
-func pinThread(t *testing.T, cpu int) {
-	var mask [16]uint64
-	mask[cpu/64] |= 1 << (cpu % 64)
-	if _, _, e := syscall.RawSyscall(syscall.SYS_SCHED_SETAFFINITY, 0, uintptr(len(mask)*8), uintptr(unsafe.Pointer(&mask[0]))); e != 0 {
-		t.Skipf("sched_setaffinity: %v", e)
-	}
-}
-
-// firstCPU is the lowest CPU the process may run on.
-func firstCPU(t *testing.T) int {
-	var mask [16]uint64
-	if _, _, e := syscall.RawSyscall(syscall.SYS_SCHED_GETAFFINITY, 0, uintptr(len(mask)*8), uintptr(unsafe.Pointer(&mask[0]))); e != 0 {
-		t.Skipf("sched_getaffinity: %v", e)
-	}
-	for i := 0; i < len(mask)*64; i++ {
-		if mask[i/64]&(1<<(i%64)) != 0 {
-			return i
-		}
-	}
-	t.Skip("no CPU")
-	return 0
-}
 
 // threadCPU is the calling thread's CPU time.
 func threadCPU() time.Duration {
@@ -46,123 +25,229 @@ func spin(d time.Duration) {
 	}
 }
 
-// share runs paced work and a busy "serving" thread on the same CPU for
-// d and returns the work's part of their CPU time and the longest time
-// the serving thread went without the CPU.
-func share(t *testing.T, quantum time.Duration, d time.Duration) (float64, time.Duration) {
-	cpu := firstCPU(t)
-	type result struct {
-		cpu    time.Duration
-		maxGap time.Duration
+// pingPong runs clients on loopback TCP in this process, each sending one
+// byte back and forth with an echo goroutine and then doing work of its
+// own: goroutines serving requests that arrive through the network
+// poller, like the server's. It records each round trip until stop is
+// closed.
+func pingPong(t *testing.T, stop chan struct{}, clients int, work time.Duration) (rtts func() []time.Duration) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
 	}
-	res := make(chan result, 2)
-	stop := time.Now().Add(d)
-	go func() { // the serving thread: busy, notes its gaps
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		pinThread(t, cpu)
-		c0 := threadCPU()
-		var gap time.Duration
-		last := time.Now()
+	t.Cleanup(func() { ln.Close() })
+	go func() {
 		for {
-			now := time.Now()
-			if g := now.Sub(last); g > gap {
-				gap = g
+			c, err := ln.Accept()
+			if err != nil {
+				return
 			}
-			last = now
-			if now.After(stop) {
-				break
+			go func() {
+				defer c.Close()
+				io.Copy(c, c) // echo
+			}()
+		}
+	}()
+	done := make(chan []time.Duration, clients)
+	for range clients {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			defer c.Close()
+			var out []time.Duration
+			b := []byte{1}
+			for {
+				select {
+				case <-stop:
+					done <- out
+					return
+				default:
+				}
+				t0 := time.Now()
+				if _, err := c.Write(b); err != nil {
+					break
+				}
+				if _, err := io.ReadFull(c, b); err != nil {
+					break
+				}
+				out = append(out, time.Since(t0))
+				spin(work)
 			}
-		}
-		res <- result{threadCPU() - c0, gap}
-	}()
-	go func() { // the background work
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		pinThread(t, cpu)
-		p := &Pacer{quantum: quantum, sleep: time.Duration(float64(quantum) * (1 - Share) / Share), last: time.Now()}
-		c0 := threadCPU()
-		for time.Now().Before(stop) {
-			spin(2 * time.Microsecond)
-			p.Pace()
-		}
-		res <- result{cpu: threadCPU() - c0}
-	}()
-	a, b := <-res, <-res
-	busy, work := a, b
-	if a.maxGap == 0 {
-		busy, work = b, a
+			done <- out
+		}()
 	}
-	return float64(work.cpu) / float64(work.cpu+busy.cpu), busy.maxGap
+	return func() []time.Duration {
+		var all []time.Duration
+		for range clients {
+			all = append(all, <-done...)
+		}
+		return all
+	}
 }
 
-// TestPacerShare: on a CPU another thread keeps busy, paced work takes
-// about Share of it, in bursts of about a Quantum; unpaced, the kernel
-// gives it half, in its own long slices.
+// pacedRun runs work (bursts of 2 µs calling Pace) for d on this
+// process's one P next to a pingPong of clients, and returns the work's
+// part of the run's wall time (the time outside Pace) and the round trips.
+func pacedRun(t *testing.T, pace bool, clients int, d time.Duration) (share float64, rtts []time.Duration) {
+	stop := make(chan struct{})
+	var rt func() []time.Duration
+	if clients > 0 {
+		rt = pingPong(t, stop, clients, 20*time.Microsecond)
+	}
+	var p *Pacer
+	if pace {
+		n := NewNapper()
+		defer n.Close()
+		p = newPacer(n)
+	}
+	var paused time.Duration
+	t0 := time.Now()
+	for time.Since(t0) < d {
+		spin(2 * time.Microsecond)
+		b := time.Now()
+		p.Pace()
+		paused += time.Since(b)
+	}
+	wall := time.Since(t0)
+	close(stop)
+	if rt != nil {
+		rtts = rt()
+	}
+	return 1 - float64(paused)/float64(wall), rtts
+}
+
+func p99(d []time.Duration) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	slices.Sort(d)
+	return d[len(d)*99/100]
+}
+
+// TestPacerShare: on the one P it shares with a goroutine serving
+// requests over the network, paced work takes about Share of the time,
+// in bursts of about a Quantum, and the requests keep their round trip;
+// unpaced, the work holds the P until Go preempts it (10 ms) and the
+// requests wait that long. Alone, paced work runs at nearly full speed.
 func TestPacerShare(t *testing.T) {
 	if testing.Short() {
 		t.Skip("timing")
 	}
-	paced, pacedGap := share(t, 100*time.Microsecond, 300*time.Millisecond)
-	unpaced, unpacedGap := share(t, 0, 300*time.Millisecond)
-	t.Logf("paced: share %.2f, longest wait of the busy thread %v; unpaced: %.2f, %v", paced, pacedGap, unpaced, unpacedGap)
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	const clients = 8
+	paced, pacedRTT := pacedRun(t, true, clients, 300*time.Millisecond)
+	unpaced, unpacedRTT := pacedRun(t, false, clients, 300*time.Millisecond)
+	alone, _ := pacedRun(t, true, 0, 100*time.Millisecond)
+	t.Logf("paced: share %.2f, %d round trips, p99 %v; unpaced: share %.2f, %d round trips, p99 %v; paced alone: share %.2f",
+		paced, len(pacedRTT), p99(pacedRTT), unpaced, len(unpacedRTT), p99(unpacedRTT), alone)
 	if paced < 0.05 || paced > 0.45 {
-		t.Errorf("paced work took %.2f of the CPU, want about %.2f", paced, Share)
+		t.Errorf("paced work took %.2f of the P, want about %.2f", paced, Share)
 	}
-	if unpaced < 0.3 {
-		t.Errorf("unpaced work took %.2f of the CPU, want about half", unpaced)
+	if len(pacedRTT) < 5*len(unpacedRTT) || len(pacedRTT) < 1000 {
+		t.Errorf("paced: %d round trips in 300 ms, unpaced %d", len(pacedRTT), len(unpacedRTT))
 	}
-
+	if p99(pacedRTT)*5 > p99(unpacedRTT) {
+		t.Errorf("round trip p99 %v paced, %v unpaced: pacing should cut it by far more", p99(pacedRTT), p99(unpacedRTT))
+	}
+	if alone < 0.8 {
+		t.Errorf("alone, paced work took only %.2f of the P", alone)
+	}
 }
 
-// TestPacerSleepsOnlyWhenContended: while a yield finds nobody waiting
-// the work never sleeps; once one takes the CPU, the work sleeps after
-// every burst and probes again every probeEvery bursts.
-func TestPacerSleepsOnlyWhenContended(t *testing.T) {
-	defer func(y func(), s func(time.Duration)) { yieldFn, sleepFn = y, s }(yieldFn, sleepFn)
-	other := false // another thread wants the CPU
-	yields, sleeps := 0, 0
-	yieldFn = func() {
-		yields++
-		if other {
-			spin(50 * time.Microsecond) // the yield returns late
+// TestPacerNapsOnlyWhenContended: while the process uses no CPU during a
+// probe the work never takes the long nap, and probes every idleBursts
+// Quanta; once others run during one, it naps after every burst and
+// probes again every probeEvery bursts.
+func TestPacerNapsOnlyWhenContended(t *testing.T) {
+	other := false // other goroutines want the P
+	probes, naps := 0, 0
+	var cpu time.Duration
+	p := newPacer(nil)
+	p.cpu = func() time.Duration { return cpu }
+	p.nap = func(d time.Duration) {
+		if d == probeNap {
+			probes++
+			if other {
+				cpu += 2 * contendedAfter // they ran meanwhile
+			}
+			return
 		}
-	}
-	sleepFn = func(d time.Duration) {
-		sleeps++
+		naps++
 		if want := 3 * Quantum; Share == 0.25 && d != want {
-			t.Errorf("sleep %v, want %v", d, want)
+			t.Errorf("nap %v, want %v", d, want)
 		}
 	}
-	p := newPacer()
 	burst := func() {
 		spin(p.quantum)
 		p.Pace()
 	}
-	for i := 0; i < 20; i++ {
+	for i := 0; i < 20*idleBursts; i++ {
 		burst()
 	}
-	if yields != 20 || sleeps != 0 {
-		t.Fatalf("uncontended: %d yields, %d sleeps; want 20 and 0", yields, sleeps)
+	if probes < 19 || probes > 21 || naps != 0 {
+		t.Fatalf("uncontended: %d probes, %d naps in %d Quanta; want 20 and 0", probes, naps, 20*idleBursts)
 	}
 	other = true
-	yields = 0
+	for i := 0; i <= idleBursts && !p.contended; i++ {
+		burst()
+	}
+	if !p.contended {
+		t.Fatal("still uncontended after a probe during which others ran")
+	}
+	probes, naps = 0, 0
 	for i := 0; i < 2*probeEvery; i++ {
 		burst()
 	}
-	// The first burst finds the CPU wanted; then only probes yield.
-	if sleeps != 2*probeEvery || yields < 2 || yields > 4 {
-		t.Fatalf("contended: %d yields, %d sleeps over %d bursts", yields, sleeps, 2*probeEvery)
+	if naps != 2*probeEvery || probes < 1 || probes > 3 {
+		t.Fatalf("contended: %d probes, %d naps over %d bursts", probes, naps, 2*probeEvery)
 	}
 	other = false
-	sleeps = 0
-	for i := 0; i < 2*probeEvery; i++ {
+	for i := 0; i <= probeEvery && p.contended; i++ {
 		burst()
 	}
-	// At the next probe the pacer sees the CPU free and stops sleeping.
-	if sleeps > probeEvery {
-		t.Fatalf("after the contention ended: %d sleeps in %d bursts", sleeps, 2*probeEvery)
+	if p.contended {
+		t.Fatalf("still contended %d bursts after the others stopped", probeEvery)
 	}
 	var nilPacer *Pacer
 	nilPacer.Pace() // no-op
+}
+
+// TestNapperPollsNetwork: a nap lets the P serve a request that arrived
+// (a goroutine that only called runtime.Gosched would leave it to
+// sysmon's network poll, up to 10 ms later), and lasts about what it was
+// asked on an idle P (a time.Sleep there lasts a millisecond at least).
+func TestNapperPollsNetwork(t *testing.T) {
+	if testing.Short() {
+		t.Skip("timing")
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	n := NewNapper()
+	if n == nil {
+		t.Skip("no timerfd")
+	}
+	defer n.Close()
+	var naps []time.Duration
+	for i := 0; i < 200; i++ {
+		t0 := time.Now()
+		n.Nap(100 * time.Microsecond)
+		naps = append(naps, time.Since(t0))
+	}
+	slices.Sort(naps)
+	if med := naps[len(naps)/2]; med < 100*time.Microsecond || med > 600*time.Microsecond {
+		t.Errorf("median nap of 100µs on an idle P: %v", med)
+	}
+	stop := make(chan struct{})
+	rt := pingPong(t, stop, 1, 0)
+	t0 := time.Now()
+	for time.Since(t0) < 200*time.Millisecond {
+		spin(100 * time.Microsecond)
+		n.Nap(probeNap)
+	}
+	close(stop)
+	rtts := rt()
+	if len(rtts) < 200 || p99(rtts) > 3*time.Millisecond {
+		t.Errorf("work napping every 100µs: %d round trips in 200 ms, p99 %v", len(rtts), p99(rtts))
+	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/vigil-kv/vigil/internal/commands"
 	"github.com/vigil-kv/vigil/internal/keyspace"
+	"github.com/vigil-kv/vigil/internal/lowprio"
 	"github.com/vigil-kv/vigil/internal/rdb"
 	"github.com/vigil-kv/vigil/internal/resp"
 	"github.com/vigil-kv/vigil/internal/server"
@@ -379,7 +380,7 @@ func writeCommandBase(path string, snap *keyspace.Snapshot) (int64, error) {
 		f.Close()
 		return 0, err
 	}
-	if err := f.Sync(); err != nil {
+	if err := lowprio.Blocking(f.Sync); err != nil {
 		f.Close()
 		return 0, err
 	}

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/vigil-kv/vigil/internal/lowprio"
 	"github.com/vigil-kv/vigil/internal/resp"
 )
 
@@ -197,17 +198,28 @@ func (a *AOF) fsyncPass() {
 		return
 	}
 	a.fsyncing = true
+	always := a.fsync == "always"
 	a.syncMu.Unlock()
+	// The everysec fsync runs beside the server (lowprio.Blocking: on one
+	// CPU it would otherwise hold the only P for up to 10 ms every second).
+	// With always, an fsync follows every batch of writes, and the clients
+	// wait for it anyway.
+	fsync := func(f *os.File) error {
+		if always {
+			return syncFile(f)
+		}
+		return lowprio.Blocking(func() error { return syncFile(f) })
+	}
 	start := time.Now()
 	var err error
 	for _, r := range retired {
-		if e := syncFile(r); e != nil && err == nil {
+		if e := fsync(r); e != nil && err == nil {
 			err = e
 		}
 		r.Close()
 	}
 	if f != nil {
-		if e := syncFile(f); e != nil && err == nil {
+		if e := fsync(f); e != nil && err == nil {
 			err = e
 		}
 	}

@@ -41,7 +41,9 @@ func WriteSnapshot(w io.Writer, snap *keyspace.Snapshot, opt WriteOptions) (int6
 }
 
 // inBackground finishes snap's capture on the calling goroutine, then runs
-// work on the captured lists on a background thread (lowprio.Run).
+// work on the captured lists in the background (lowprio.Run: paced on the
+// calling goroutine when the server has one CPU, on a thread of its own
+// at a lowered priority when it has more).
 func inBackground(snap *keyspace.Snapshot, work func([]keyspace.SnapList, *lowprio.Pacer) (int64, error)) (int64, error) {
 	lists := snap.Lists()
 	var n int64
@@ -322,12 +324,12 @@ func keyBytes(k string) []byte { return unsafe.Slice(unsafe.StringData(k), len(k
 // directory, fsync, rename, fsync of the directory.
 //
 // Everything after the capture, the file's last write, fsync and rename
-// included, runs on the background thread: a blocking system call made by a
-// goroutine holds its P until Go's sysmon hands the P to another thread,
-// which takes up to 10 ms when sysmon has been idle, and a server with one
-// P (pinned to one CPU, a 1-vCPU VM) served nobody meanwhile: measured as a
-// 10-17 ms stall of every client at the end of each BGSAVE. The
-// background thread has a P of its own (lowprio.Run).
+// included, runs inside lowprio.Run, and the fsyncs go through
+// lowprio.Blocking: a blocking system call made by a goroutine holds its P
+// until Go's sysmon hands the P to another thread, which takes up to 10 ms
+// when sysmon has been idle, and a server with one P (pinned to one CPU, a
+// 1-vCPU VM) served nobody meanwhile: measured as a 10-17 ms stall of
+// every client at the end of each BGSAVE.
 func SaveFile(path string, snap *keyspace.Snapshot, opt WriteOptions) (int64, error) {
 	return inBackground(snap, func(lists []keyspace.SnapList, p *lowprio.Pacer) (int64, error) {
 		return saveFile(path, func(w io.Writer) (int64, error) { return encodeLists(w, lists, opt, p) })
@@ -352,7 +354,7 @@ func saveFile(path string, write func(w io.Writer) (int64, error)) (int64, error
 		err = bw.Flush()
 	}
 	if err == nil {
-		err = f.Sync()
+		err = lowprio.Blocking(f.Sync)
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -365,7 +367,7 @@ func saveFile(path string, write func(w io.Writer) (int64, error)) (int64, error
 		return 0, err
 	}
 	if d, err := os.Open(dir); err == nil {
-		d.Sync()
+		lowprio.Blocking(d.Sync)
 		d.Close()
 	}
 	return n, nil

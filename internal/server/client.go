@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vigil-kv/vigil/internal/commands"
+	"github.com/vigil-kv/vigil/internal/lowprio"
 	"github.com/vigil-kv/vigil/internal/resp"
 )
 
@@ -118,7 +119,11 @@ func (r *connReader) Read(p []byte) (int, error) {
 		r.stash = r.stash[n:]
 		return n, nil
 	}
-	return r.conn.Read(p)
+	n, err := r.conn.Read(p)
+	if n > 0 {
+		lowprio.NoteRequests() // paced background work then gives way
+	}
+	return n, err
 }
 
 func isLocalAddr(a net.Addr) bool {
