@@ -41,7 +41,10 @@
 #              for requests that started before the sync, during it (until
 #              the replica's master_link_status is up) and after it. The
 #              redis-benchmark chunks above overlap the sync only in part,
-#              so their p99 mixes requests outside it.
+#              so their p99 mixes requests outside it. Before it, the same
+#              load for LAT_IDLE (default 4s) without a sync gives the idle
+#              p99 (the first replica attached in both). The master gets a
+#              MEMORY PURGE before each (the same GC state for every run).
 set -euo pipefail
 
 KEYS=${KEYS:-2000000}
@@ -57,6 +60,7 @@ GC_RESET=${GC_RESET:-yes}
 BASE_RUNS=${BASE_RUNS:-3}
 LATPROBE=${LATPROBE:-yes}
 LAT_DURATION=${LAT_DURATION:-8s}
+LAT_IDLE=${LAT_IDLE:-4s}
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
@@ -181,11 +185,20 @@ PY
 	if [ "$LATPROBE" = yes ]; then
 		lp=$(freeport)
 		NICE=$REPLICA_NICE start "$kind" "$lp" "$work/$kind-lp"
+		# The same GC state for every run: vigil postpones a collection
+		# past a snapshot (docs/persistence.md), so the one the first sync
+		# owes would otherwise land in this run's "before" window.
+		redis-cli -p "$mp" memory purge >/dev/null
+		# The idle p99: the same load for LAT_IDLE, no sync (the first
+		# replica stays attached, as during the sync below).
+		idle=$("$LATPROBE_BIN" -addr "127.0.0.1:$mp" -clients "$CLIENTS" -cmd set -keys "$KEYS" -d "$VALUE" \
+			-duration "$LAT_IDLE" -trigger "" | sed -n 's/^all: .*p99_ms=\([0-9.]*\).*/\1/p')
+		redis-cli -p "$mp" memory purge >/dev/null
 		# latprobe -brief: "job_ms p99_before p99_during p99_after"
-		lpres+=("$kind $("$LATPROBE_BIN" -addr "127.0.0.1:$mp" -clients "$CLIENTS" -cmd set -keys "$KEYS" -d "$VALUE" \
+		lpres+=("$kind $idle $("$LATPROBE_BIN" -addr "127.0.0.1:$mp" -clients "$CLIENTS" -cmd set -keys "$KEYS" -d "$VALUE" \
 			-duration "$LAT_DURATION" -trigger-at 1s -trigger-addr "127.0.0.1:$lp" -trigger "REPLICAOF 127.0.0.1 $mp" \
 			-watch "127.0.0.1:$lp" -busy-field master_link_status -busy-value '!up' -brief |
-			awk '{printf "%.2f %s %s %s %s", $1 / 1000, $2, $3, $4, ($2 > 0 ? sprintf("%.2f", $3 / $2) : "-")}')")
+			awk -v idle="$idle" '{printf "%.2f %s %s %s %s %s", $1 / 1000, $2, $3, $4, ($2 > 0 ? sprintf("%.2f", $3 / $2) : "-"), (idle > 0 ? sprintf("%.2f", $3 / idle) : "-")}')")
 		kill "${pids[-1]}" 2>/dev/null || true
 		wait "${pids[-1]}" 2>/dev/null || true
 		unset 'pids[-1]'
@@ -208,10 +221,10 @@ if [ "$LATPROBE" = yes ]; then
 	echo
 	echo "latprobe, $CLIENTS clients (SET) on the master, one fresh replica's full sync:"
 	echo
-	echo "| server | sync s | p99 ms before | p99 ms during sync | p99 ms after | during / before |"
-	echo "|---|---:|---:|---:|---:|---:|"
+	echo "| server | p99 ms idle ($LAT_IDLE, no sync) | sync s | p99 ms before | p99 ms during sync | p99 ms after | during / before | during / idle |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 	for r in "${lpres[@]}"; do
 		set -- $r
-		echo "| $1 | $2 | $3 | $4 | $5 | $6 |"
+		echo "| $1 | $2 | $3 | $4 | $5 | $6 | $7 | $8 |"
 	done
 fi
