@@ -185,8 +185,8 @@ func (s *Snapshot) Lists() []SnapList {
 		lk = noLock{}
 	}
 	chunk, pause := captureChunk()
-	n := lowprio.NewNapper()
-	defer n.Close()
+	var n *lowprio.Napper // made once there is a pause to take
+	defer func() { n.Close() }()
 	lk.Lock()
 	for s.walking {
 		t0 := time.Now()
@@ -194,6 +194,9 @@ func (s *Snapshot) Lists() []SnapList {
 		if s.walking {
 			took := time.Since(t0)
 			lk.Unlock()
+			if n == nil {
+				n = lowprio.NewNapper()
+			}
 			n.Nap(max(took*pause, 50*time.Microsecond))
 			lk.Lock()
 		}

@@ -37,9 +37,10 @@
 // (DefaultNice), so that on a crowded machine (a replica loading on the
 // same host, the clients) the kernel prefers the serving threads. Session
 // 5's pacing of that thread (sched_yield, nanosleep) yielded to every other
-// thread too and slowed a full sync on two shared CPUs by 40%
-// (bench/replication.sh); the one-P pacing on more Ps is untried. The thread is locked to its
-// goroutine and never unlocked, so it exits with the work and no other
+// thread too and slowed a full sync on two shared CPUs by 40%, and the
+// one-P pacing (VIGIL_BG_PACE=always) made it twice as long for no clear
+// gain in p99 (bench/replication.sh, session 6). The thread is locked to
+// its goroutine and never unlocked, so it exits with the work and no other
 // goroutine ever runs on it with its nice value.
 //
 // Blocking system calls (an fsync) are the other way a one-P server stops
@@ -109,12 +110,19 @@ const (
 	contendedAfter = 100 * time.Microsecond
 )
 
-// requests counts the request batches the server has read (NoteRequests).
-var requests atomic.Uint64
+// requests counts the request batches the server has read while paced
+// work runs (NoteRequests); pacers counts the paced Runs in progress.
+var requests, pacers atomic.Uint64
 
 // NoteRequests tells paced work that the server read requests: the
-// server calls it for each batch it reads from a client.
-func NoteRequests() { requests.Add(1) }
+// server calls it for each batch it reads from a client. Outside paced
+// work it only reads a counter that rarely changes, so the read path of
+// every connection doesn't share one written cache line.
+func NoteRequests() {
+	if pacers.Load() != 0 {
+		requests.Add(1)
+	}
+}
 
 // idleBursts: uncontended, the work probes every idleBursts Quanta (each
 // probe costs it ~30 µs, 8% of 400 µs); a request that arrives meanwhile
@@ -150,8 +158,8 @@ func newPacer(n *Napper) *Pacer {
 
 // Pace ends a burst once the work has run for a Quantum (idleBursts of
 // them while uncontended). Uncontended, it naps for a moment, which lets
-// the P poll the network and run whoever is ready; if anybody was (the nap
-// came back late), the work is contended and from then on naps after each
+// the P poll the network and run whoever is ready; if anybody was (see
+// probeNap), the work is contended and from then on naps after each
 // Quantum so as to take only Share of the CPU, checking again every
 // probeEvery bursts. A nil Pacer does nothing.
 func (p *Pacer) Pace() {
@@ -189,6 +197,8 @@ func (p *Pacer) Pace() {
 // caller.
 func Run(fn func(*Pacer)) {
 	if Paced() {
+		pacers.Add(1)
+		defer pacers.Add(^uint64(0))
 		n := NewNapper()
 		defer n.Close()
 		fn(newPacer(n))

@@ -38,9 +38,11 @@ func threadNice() (int, error) {
 // does. (time.Sleep wakes on a Go timer only, and an idle P waits for one
 // in whole milliseconds.)
 type Napper struct {
-	f  *os.File
-	rc syscall.RawConn
-	fd uintptr
+	f      *os.File
+	rc     syscall.RawConn
+	fd     uintptr
+	waited bool               // this nap has waited for the poller once
+	read   func(uintptr) bool // n.readExpired, bound once (no closure per nap)
 }
 
 // napSlack is how much later than the timerfd the deadline falls.
@@ -57,7 +59,9 @@ func NewNapper() *Napper {
 		f.Close()
 		return nil
 	}
-	return &Napper{f: f, rc: rc, fd: fd}
+	n := &Napper{f: f, rc: rc, fd: fd}
+	n.read = n.readExpired
+	return n
 }
 
 // Nap sleeps about d (at least a microsecond). A nil Napper time.Sleeps.
@@ -75,16 +79,21 @@ func (n *Napper) Nap(d time.Duration) {
 		return
 	}
 	n.f.SetReadDeadline(time.Now().Add(d + napSlack))
-	first := true
-	n.rc.Read(func(fd uintptr) bool {
-		if first { // wait for the poller even if the timer already fired
-			first = false
-			return false
-		}
-		var buf [8]byte
-		_, err := syscall.Read(int(fd), buf[:])
-		return err != syscall.EAGAIN // EAGAIN: readiness left from an earlier nap
-	})
+	n.waited = false
+	n.rc.Read(n.read)
+}
+
+// readExpired is the RawConn read of a nap: the first call only asks to
+// wait for the poller (even if the timer already fired, so the goroutine
+// parks), the next ones read the expiration count.
+func (n *Napper) readExpired(fd uintptr) bool {
+	if !n.waited {
+		n.waited = true
+		return false
+	}
+	var buf [8]byte
+	_, err := syscall.Read(int(fd), buf[:])
+	return err != syscall.EAGAIN // EAGAIN: readiness left from an earlier nap
 }
 
 // Close releases the timerfd.

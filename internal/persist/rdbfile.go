@@ -353,22 +353,28 @@ func saveFile(path string, write func(w io.Writer) (int64, error)) (int64, error
 	if err == nil {
 		err = bw.Flush()
 	}
-	if err == nil {
-		err = lowprio.Blocking(f.Sync)
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
+	// The two fsyncs and the rename between them, in one lowprio.Blocking.
+	err = lowprio.Blocking(func() error {
+		if err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			err = os.Rename(tmp, path)
+		}
+		if err == nil {
+			if d, derr := os.Open(dir); derr == nil {
+				d.Sync()
+				d.Close()
+			}
+		}
+		return err
+	})
 	if err != nil {
 		os.Remove(tmp)
 		return 0, err
-	}
-	if d, err := os.Open(dir); err == nil {
-		lowprio.Blocking(d.Sync)
-		d.Close()
 	}
 	return n, nil
 }
