@@ -21,7 +21,7 @@ import (
 // 1.45M keys, 50 SET clients, the heap near its goal after a benchmark, as
 // bench/persistence.sh leaves it): a cycle started 0.2 s into every
 // BGSAVE, and the clients' p99 during the save went from 1.2-1.5x of the
-// p99 before it to 2.5-3x, with stalls of 15-20 ms; with room for the
+// p99 before it to 2.4-3.6x, with stalls of 15-20 ms; with room for the
 // lists only, the cycle started 0.6 s in, with the same effect.
 //
 // So while snapshots are active the heap goal is raised by their lists

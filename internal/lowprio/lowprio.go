@@ -104,7 +104,7 @@ const probeEvery = 16
 // nap on an idle P comes back 30-60 µs late, so the time it took tells
 // nothing). Counting CPU time alone missed the clients when few were
 // waiting at each probe, and the work then ran 400 µs bursts: p99 during
-// a BGSAVE 2.3-3.8x of the p99 before it, against 1.3-1.5x.
+// a BGSAVE 2.0-3.8x of the p99 before it, against 1.3-1.5x.
 const (
 	probeNap       = time.Microsecond
 	contendedAfter = 100 * time.Microsecond
