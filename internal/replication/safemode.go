@@ -57,6 +57,10 @@ type safeWaiter struct {
 	c      *server.Client
 	target int64
 	ch     chan struct{}
+	// acked: ch was closed because the target was acknowledged; fail: it
+	// was closed because the master stopped being confirmed first.
+	acked bool
+	fail  string
 }
 
 type safeState struct {
@@ -204,19 +208,39 @@ func (safeGate) Await(s *server.Server, c *server.Client, target int64) (<-chan 
 	return w.ch, sm.fence
 }
 
-func (safeGate) Cancel(s *server.Server, c *server.Client) {
+func (safeGate) Finish(s *server.Server, c *server.Client) string {
 	sm := Of(s).sm
 	for i, w := range sm.waiters {
-		if w.c == c {
-			sm.waiters = append(sm.waiters[:i:i], sm.waiters[i+1:]...)
-			return
+		if w.c != c {
+			continue
 		}
+		sm.waiters = append(sm.waiters[:i:i], sm.waiters[i+1:]...)
+		switch {
+		case w.acked:
+			return ""
+		case w.fail != "":
+			return w.fail
+		}
+		break
 	}
+	return fmt.Sprintf("NOREPLICAS vigil safe mode: the write was not acknowledged by %d replica(s) within %d ms; it may or may not be durable", sm.minAck, sm.fence.Milliseconds())
 }
 
-func (safeGate) TimeoutError(s *server.Server) string {
-	sm := Of(s).sm
-	return fmt.Sprintf("NOREPLICAS vigil safe mode: the write was not acknowledged by %d replica(s) within %d ms; it may or may not be durable", sm.minAck, sm.fence.Milliseconds())
+// safeFailWaiters answers every write still waiting for its ACKs with an
+// error at once, when the master stops being confirmed (paused, lost its
+// Sentinels, a failover may be under way): an unconfirmed master
+// acknowledges nothing, and the client learns it now rather than after the
+// fence timeout. The writes may still reach the replicas (the error says
+// so, like the timeout's).
+func (st *State) safeFailWaiters(why string) {
+	sm := st.sm
+	for _, w := range sm.waiters {
+		if w.acked || w.fail != "" {
+			continue
+		}
+		w.fail = "NOREPLICAS vigil safe mode: the write was not acknowledged before this master stopped being confirmed as the master (" + why + "); it may or may not be durable"
+		close(w.ch)
+	}
 }
 
 // safeOnAck releases the writers whose target is now acknowledged.
@@ -224,22 +248,17 @@ func (st *State) safeOnAck() {
 	sm := st.sm
 	if sm == nil || len(sm.waiters) == 0 || !sm.confirmed {
 		// An unconfirmed master (paused, lost its Sentinels, an election
-		// may be under way) acknowledges nothing: the pending writes get
-		// the timeout error.
+		// may be under way) acknowledges nothing: its pending writes were
+		// failed when it became unconfirmed (safeFailWaiters).
 		return
 	}
-	keep := sm.waiters[:0]
+	// Waiters stay in the list until Finish, which reads the outcome.
 	for _, w := range sm.waiters {
-		if st.ackedAtLeast(w.target) >= sm.minAck {
+		if !w.acked && w.fail == "" && st.ackedAtLeast(w.target) >= sm.minAck {
+			w.acked = true
 			close(w.ch)
-			continue
 		}
-		keep = append(keep, w)
 	}
-	for i := len(keep); i < len(sm.waiters); i++ {
-		sm.waiters[i] = nil
-	}
-	sm.waiters = keep
 }
 
 // fenceReason returns why a master in safe mode must refuse writes now, or "".
@@ -331,6 +350,7 @@ func (st *State) sentinelEpochRose(se *sentinelSeen, cur uint64, now time.Time) 
 	if sm.confirmed {
 		st.srv.Log.Warn(fmt.Sprintf("vigil safe mode: a Sentinel's current epoch rose to %d (this master's configuration epoch is %d): a failover may be under way; refusing writes until confirmed as master (at least %d ms)", cur, meEp, sm.confirm.Milliseconds()))
 	}
+	st.safeFailWaiters("a Sentinel's current epoch rose: a failover may be under way")
 	sm.confirmed = false
 	sm.resumeAt = now
 }
@@ -378,6 +398,7 @@ func safeCron(s *server.Server) {
 		s.Log.Warn(fmt.Sprintf("vigil safe mode: no cron tick for %d ms (paused?): refusing writes until confirmed as master", now.Sub(sm.lastCron).Milliseconds()))
 		sm.resumeAt = now
 		sm.confirmed = false
+		st.safeFailWaiters("the server was paused")
 	}
 	sm.lastCron = now
 	if sm.on.Load() && st.masterHost == "" && st.sentinelMajorityLost(now) {
@@ -391,6 +412,7 @@ func safeCron(s *server.Server) {
 		}
 		sm.confirmed = false
 		sm.resumeAt = now
+		st.safeFailWaiters("it lost the Sentinel majority")
 	}
 	if st.masterHost != "" {
 		// A replica is not the master: when promoted it is confirmed by the

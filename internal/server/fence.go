@@ -25,13 +25,14 @@ type SafeGate interface {
 	Observe(s *Server, c *Client, args [][]byte)
 	// Await returns nil when target is already acknowledged by enough
 	// replicas (or no ack is required, e.g. we're a replica); otherwise a
-	// channel closed once it is, and the time to wait at most.
+	// channel closed once the wait's outcome is known (acknowledged, or
+	// failed early because the master stopped being confirmed), and the
+	// time to wait at most.
 	Await(s *Server, c *Client, target int64) (<-chan struct{}, time.Duration)
-	// Cancel forgets c's pending wait.
-	Cancel(s *Server, c *Client)
-	// TimeoutError is the error (without '-' and CRLF) replacing the reply
-	// of a write that wasn't acknowledged in time.
-	TimeoutError(s *Server) string
+	// Finish forgets c's pending wait and returns its outcome: "" when the
+	// writes were acknowledged, otherwise the error (without '-' and CRLF)
+	// replacing the replies of the batch's writes (timed out, or failed).
+	Finish(s *Server, c *Client) string
 }
 
 // Safe is nil unless replication installed safe mode support.
@@ -93,27 +94,18 @@ func (g *ackGate) release(c *Client) {
 	}
 	s.mu.Unlock()
 	t := time.NewTimer(timeout)
-	ok := false
 	select {
 	case <-ch:
-		ok = true
 	case <-t.C:
 	case <-c.wake: // killed
 	}
 	t.Stop()
 	s.mu.Lock()
 	s.updateClock()
-	if !ok {
-		// The ack may have arrived while we took the lock back.
-		select {
-		case <-ch:
-			ok = true
-		default:
-		}
-	}
-	Safe.Cancel(s, c)
-	if !ok && len(g.segs) > 0 {
-		msg := "-" + Safe.TimeoutError(s) + "\r\n"
+	// The outcome is decided under the lock: an ack that arrived while we
+	// took the lock back still counts.
+	if e := Safe.Finish(s, c); e != "" && len(g.segs) > 0 {
+		msg := "-" + e + "\r\n"
 		old := c.w.Buf
 		var nb []byte
 		prev := 0

@@ -970,8 +970,8 @@ func TestReplSafeModeEpochRise(t *testing.T) {
 	steady("hellos at the risen epoch")
 
 	// A write waiting for its ACK (the replica stopped) when the epoch
-	// rises again: the ACK arrives once the master is unconfirmed and must
-	// not acknowledge it.
+	// rises again: answered with an error as soon as the master is
+	// unconfirmed; the ACK arriving later must not acknowledge it.
 	r.p.Stop(t) // returns once every thread of the replica is stopped
 	pending := make(chan resp.Value, 1)
 	wc := testutil.MustDial(t, m.p.Addr)
@@ -998,16 +998,23 @@ func TestReplSafeModeEpochRise(t *testing.T) {
 	if !strings.Contains(m.p.ReadLog(), "current epoch rose to 2") {
 		t.Fatalf("unconfirmed, but not by the epoch rule:\n%s", m.p.ReadLog())
 	}
+	// The pending write is answered with an error at once, not after the
+	// fence timeout, and never acknowledged: the replica is still stopped.
+	select {
+	case v := <-pending:
+		if v.Type != '-' || !strings.HasPrefix(string(v.Str), "NOREPLICAS") || !strings.Contains(string(v.Str), "stopped being confirmed") {
+			t.Fatalf("a write pending when the master became unconfirmed: %q, want the NOREPLICAS unconfirmed error", v.Str)
+		}
+		if d := time.Since(start); d >= 3*time.Second {
+			t.Fatalf("the pending write was answered after %v, not at once when the master became unconfirmed", d)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("a write pending when the master became unconfirmed is still waiting")
+	}
 	if err := r.p.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Skipf("too slow to test the pending write within the 3 s fence timeout (the ACK came after %v)", d)
-	}
 	replCaughtUp(t, 5*time.Second, m, r)
-	if v := <-pending; v.Type != '-' || !strings.HasPrefix(string(v.Str), "NOREPLICAS") {
-		t.Fatalf("a write pending when the master became unconfirmed was acknowledged: %q", v.Str)
-	}
 	accepted("confirmed after the second rise")
 
 	epochs.Store(3<<32 | 3) // this master promoted in epoch 3
