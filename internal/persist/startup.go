@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/vigil-kv/vigil/internal/gcgoal"
 	"github.com/vigil-kv/vigil/internal/keyspace"
 	"github.com/vigil-kv/vigil/internal/server"
 )
@@ -103,9 +104,9 @@ func pauseGCForLoad(path string) (restore func()) {
 	if prevLimit == math.MaxInt64 {
 		debug.SetMemoryLimit(64<<20 + 32*min(fi.Size(), math.MaxInt64/64))
 	}
-	prevPercent := debug.SetGCPercent(-1)
+	gcOn := gcgoal.Off()
 	return func() {
-		debug.SetGCPercent(prevPercent)
+		gcOn()
 		debug.SetMemoryLimit(prevLimit)
 	}
 }

@@ -1,6 +1,6 @@
 package replication
 
-import "runtime/debug"
+import "github.com/vigil-kv/vigil/internal/gcgoal"
 
 // loadGCPercent is the GOGC a replica runs with while it loads a full
 // sync's snapshot.
@@ -18,16 +18,9 @@ import "runtime/debug"
 // memory limit (server/evict.go) still bounds the heap.
 const loadGCPercent = 800
 
-// relaxGCForLoad raises GOGC to loadGCPercent (unless the collector is off
-// or already more relaxed) and returns the function restoring it. Restoring
+// relaxGCForLoad keeps GOGC at loadGCPercent or above (unless the
+// collector is off) and returns the function restoring it. Restoring
 // recomputes the trigger from the last cycle's live heap, so the old
-// dataset dropped by the load is collected right after.
-func relaxGCForLoad() (restore func()) {
-	prev := debug.SetGCPercent(-1)
-	if prev < 0 || prev >= loadGCPercent {
-		debug.SetGCPercent(prev)
-		return func() {}
-	}
-	debug.SetGCPercent(loadGCPercent)
-	return func() { debug.SetGCPercent(prev) }
-}
+// dataset dropped by the load is collected right after. gcgoal combines it
+// with a snapshot's room when both are active.
+func relaxGCForLoad() (restore func()) { return gcgoal.AtLeast(loadGCPercent) }

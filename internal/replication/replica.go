@@ -17,6 +17,7 @@ import (
 
 	"github.com/vigil-kv/vigil/internal/commands"
 	"github.com/vigil-kv/vigil/internal/keyspace"
+	"github.com/vigil-kv/vigil/internal/lowprio"
 	"github.com/vigil-kv/vigil/internal/persist"
 	"github.com/vigil-kv/vigil/internal/resp"
 	"github.com/vigil-kv/vigil/internal/server"
@@ -513,15 +514,20 @@ func (l *masterLink) loadViaDisk(payload io.Reader, fresh *keyspace.Keyspace, on
 	if err == nil {
 		err = bw.Flush()
 	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	// The fsync and close through lowprio.Blocking: on one CPU a replica
+	// serving stale data meanwhile keeps a P for its clients.
+	serr := lowprio.Blocking(func() error {
+		if err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	})
+	if serr != nil {
 		os.Remove(tmp)
-		return nil, fmt.Errorf("MASTER <-> REPLICA sync: transfer failed: %v", err)
+		return nil, fmt.Errorf("MASTER <-> REPLICA sync: transfer failed: %v", serr)
 	}
 	s.Lock()
 	if l.stopped() {
