@@ -252,6 +252,11 @@ func (st *State) safeOnAck() {
 		// failed when it became unconfirmed (safeFailWaiters).
 		return
 	}
+	if time.Since(sm.lastCron) > st.pauseThreshold() {
+		// Our own ticks stopped (paused): an ACK read before the cron
+		// notices acknowledges nothing; the cron fails the waiters.
+		return
+	}
 	// Waiters stay in the list until Finish, which reads the outcome.
 	for _, w := range sm.waiters {
 		if !w.acked && w.fail == "" && st.ackedAtLeast(w.target) >= sm.minAck {
