@@ -83,49 +83,31 @@ func Room(n int64) (release func()) {
 }
 
 func hold(take, give func()) (release func()) {
+	update(+1, take)
+	var once sync.Once
+	return func() { once.Do(func() { update(-1, give) }) }
+}
+
+// update changes the holds and sets the percent they ask for.
+func update(d int, change func()) {
 	st.Lock()
 	defer st.Unlock()
 	cur, live := Metrics()
 	if st.holds == 0 || (st.raised && cur != st.set) {
-		// First hold, or changed behind our back: that is the base now.
+		// No hold yet, or changed behind our back: that is the base now.
 		st.base, st.raised = cur, false
 	}
-	st.holds++
-	take()
-	apply(live)
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			st.Lock()
-			defer st.Unlock()
-			cur, live := Metrics()
-			if st.raised && cur != st.set {
-				st.base, st.raised = cur, false
-			}
-			st.holds--
-			give()
-			apply(live)
-		})
+	st.holds += d
+	change()
+	want := st.base
+	if st.holds > 0 {
+		want = Want(st.base, st.off > 0, st.rooms > 0, st.room, live, st.atLeast)
 	}
-}
-
-// apply sets the percent the holds ask for (lock held).
-func apply(live int64) {
-	want := Want(st.base, st.off > 0, st.rooms > 0, st.room, live, st.atLeast)
-	if st.holds == 0 {
-		if st.raised {
-			debug.SetGCPercent(st.base)
-			st.raised = false
-		}
+	if (st.raised && want == st.set) || (!st.raised && want == st.base) {
 		return
 	}
-	if want == st.base && !st.raised {
-		return
-	}
-	if !st.raised || want != st.set {
-		debug.SetGCPercent(want)
-		st.set, st.raised = want, true
-	}
+	debug.SetGCPercent(want)
+	st.set, st.raised = want, st.holds > 0
 }
 
 // Want is the percent for a base and a set of holds: pure, for tests.

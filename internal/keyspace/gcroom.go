@@ -1,10 +1,6 @@
 package keyspace
 
-import (
-	"unsafe"
-
-	"github.com/vigil-kv/vigil/internal/gcgoal"
-)
+import "unsafe"
 
 // GC room for snapshots.
 //
@@ -32,10 +28,9 @@ import (
 // maxmemory's memory limit (server/evict.go) still bounds the heap. The
 // last snapshot to end restores the percent.
 //
-// The percent itself is owned by package gcgoal, which combines this room
-// with the other parts of vigil that move the heap goal (a replica's load,
-// the start-up load).
-func reserveGCRoom(n int64) (release func()) { return gcgoal.Room(n) }
+// The percent itself is owned by package gcgoal (a gcgoal.Room hold taken
+// in BeginSnapshot), which combines this room with the other parts of
+// vigil that move the heap goal (a replica's load, the start-up load).
 
 // snapGCRoom is the room a snapshot of n keys reserves.
 func snapGCRoom(n int) int64 {

@@ -1,10 +1,12 @@
 package keyspace
 
 import (
-	"github.com/vigil-kv/vigil/internal/lowprio"
 	"iter"
 	"sync"
 	"time"
+
+	"github.com/vigil-kv/vigil/internal/gcgoal"
+	"github.com/vigil-kv/vigil/internal/lowprio"
 )
 
 // Point-in-time snapshots without fork() and without stopping the world.
@@ -169,7 +171,7 @@ func (ks *Keyspace) BeginSnapshot() *Snapshot {
 	for _, db := range ks.DBs {
 		s.estimate += db.dict.Len()
 	}
-	s.gcRelease = reserveGCRoom(snapGCRoom(s.estimate))
+	s.gcRelease = gcgoal.Room(snapGCRoom(s.estimate))
 	ks.capture = s
 	ks.active = append(ks.active, s)
 	return s

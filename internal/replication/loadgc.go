@@ -1,9 +1,10 @@
 package replication
 
-import "github.com/vigil-kv/vigil/internal/gcgoal"
-
-// loadGCPercent is the GOGC a replica runs with while it loads a full
-// sync's snapshot.
+// loadGCPercent is the GOGC a replica runs with at least while it loads a
+// full sync's snapshot (a gcgoal.AtLeast hold, combined with a snapshot's
+// room when both are active; released, the percent goes back and the
+// trigger is recomputed from the last cycle's live heap, so the old
+// dataset dropped by the load is collected right after).
 //
 // Nearly everything a load allocates stays live, so with GOGC=100 the
 // collector runs each time the heap doubles on its way from a few MB to the
@@ -17,10 +18,3 @@ import "github.com/vigil-kv/vigil/internal/gcgoal"
 // sync's size is unknown, so the collector stays on here, and maxmemory's
 // memory limit (server/evict.go) still bounds the heap.
 const loadGCPercent = 800
-
-// relaxGCForLoad keeps GOGC at loadGCPercent or above (unless the
-// collector is off) and returns the function restoring it. Restoring
-// recomputes the trigger from the last cycle's live heap, so the old
-// dataset dropped by the load is collected right after. gcgoal combines it
-// with a snapshot's room when both are active.
-func relaxGCForLoad() (restore func()) { return gcgoal.AtLeast(loadGCPercent) }

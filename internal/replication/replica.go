@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/vigil-kv/vigil/internal/commands"
+	"github.com/vigil-kv/vigil/internal/gcgoal"
 	"github.com/vigil-kv/vigil/internal/keyspace"
 	"github.com/vigil-kv/vigil/internal/lowprio"
 	"github.com/vigil-kv/vigil/internal/persist"
@@ -435,7 +436,7 @@ func (l *masterLink) loadSnapshot(lc *lineConn, id string, off int64) error {
 			s.SetLoading(false)
 		}
 	}()
-	defer relaxGCForLoad()()
+	defer gcgoal.AtLeast(loadGCPercent)()
 	var stats *persist.LoadStats
 	var err error
 	if direct {
@@ -514,20 +515,17 @@ func (l *masterLink) loadViaDisk(payload io.Reader, fresh *keyspace.Keyspace, on
 	if err == nil {
 		err = bw.Flush()
 	}
-	// The fsync and close through lowprio.Blocking: on one CPU a replica
-	// serving stale data meanwhile keeps a P for its clients.
-	serr := lowprio.Blocking(func() error {
-		if err == nil {
-			err = f.Sync()
-		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		return err
-	})
-	if serr != nil {
+	if err == nil {
+		// Through lowprio.Blocking: on one CPU a replica serving stale
+		// data meanwhile keeps a P for its clients during the fsync.
+		err = lowprio.Blocking(f.Sync)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		os.Remove(tmp)
-		return nil, fmt.Errorf("MASTER <-> REPLICA sync: transfer failed: %v", serr)
+		return nil, fmt.Errorf("MASTER <-> REPLICA sync: transfer failed: %v", err)
 	}
 	s.Lock()
 	if l.stopped() {

@@ -211,17 +211,16 @@ func (safeGate) Await(s *server.Server, c *server.Client, target int64) (<-chan 
 func (safeGate) Finish(s *server.Server, c *server.Client) string {
 	sm := Of(s).sm
 	for i, w := range sm.waiters {
-		if w.c != c {
-			continue
+		if w.c == c {
+			sm.waiters = append(sm.waiters[:i:i], sm.waiters[i+1:]...)
+			if w.acked {
+				return ""
+			}
+			if w.fail != "" {
+				return w.fail
+			}
+			break
 		}
-		sm.waiters = append(sm.waiters[:i:i], sm.waiters[i+1:]...)
-		switch {
-		case w.acked:
-			return ""
-		case w.fail != "":
-			return w.fail
-		}
-		break
 	}
 	return fmt.Sprintf("NOREPLICAS vigil safe mode: the write was not acknowledged by %d replica(s) within %d ms; it may or may not be durable", sm.minAck, sm.fence.Milliseconds())
 }
@@ -233,13 +232,12 @@ func (safeGate) Finish(s *server.Server, c *server.Client) string {
 // fence timeout. The writes may still reach the replicas (the error says
 // so, like the timeout's).
 func (st *State) safeFailWaiters(why string) {
-	sm := st.sm
-	for _, w := range sm.waiters {
-		if w.acked || w.fail != "" {
-			continue
+	msg := "NOREPLICAS vigil safe mode: the write was not acknowledged before this master stopped being confirmed as the master (" + why + "); it may or may not be durable"
+	for _, w := range st.sm.waiters {
+		if !w.acked && w.fail == "" {
+			w.fail = msg
+			close(w.ch)
 		}
-		w.fail = "NOREPLICAS vigil safe mode: the write was not acknowledged before this master stopped being confirmed as the master (" + why + "); it may or may not be durable"
-		close(w.ch)
 	}
 }
 
